@@ -1,0 +1,63 @@
+# ugallu-dns-detect: the front door.  meson + ninja do the building.
+#
+#   make          build build/ugallu-dns-detect
+#   make demo     replay the bundled sample and print the findings
+#   make test     unit, fuzz-corpus and system tests, sanitizer build
+#   make bench    benchmarks (figures printed, nothing asserted)
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS
+#
+# demo and test install missing Debian packages first (as root).
+
+FUZZ_SECONDS ?= 20
+PYTHON ?= /usr/bin/python3
+BUILD := build
+TEST_BUILD := build-test
+FUZZ_BUILD := build-fuzz
+
+.PHONY: all deps deps-build demo test unit system bench fuzz clean
+
+all: deps-build
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) \
+	    --buildtype=release -Db_ndebug=true >/dev/null
+	ninja -C $(BUILD)
+
+deps-build:
+	@scripts/install-deps.sh build
+
+deps:
+	@scripts/install-deps.sh all
+
+demo: all
+	@scripts/demo.sh $(BUILD)/ugallu-dns-detect
+
+$(TEST_BUILD)/build.ninja:
+	CC=gcc meson setup $(TEST_BUILD) --buildtype=debug \
+	    -Db_sanitize=address,undefined -Db_lundef=false \
+	    -Dwerror=true >/dev/null
+
+unit: deps $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    meson test -C $(TEST_BUILD) --print-errorlogs --num-processes 2
+
+system: deps $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	UGALLU_BIN=$(CURDIR)/$(TEST_BUILD)/ugallu-dns-detect \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+	    $(PYTHON) -m pytest -q tests/system
+
+test: unit system
+
+bench: all
+	@scripts/bench.sh $(BUILD)/ugallu-dns-detect
+
+fuzz: deps
+	@test -f $(FUZZ_BUILD)/build.ninja || CC=clang meson setup \
+	    $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
+	    -Db_lundef=false >/dev/null
+	ninja -C $(FUZZ_BUILD)
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

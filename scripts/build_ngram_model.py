@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Build data/ngram-model.txt, the character trigram model of the dga
+detector, from real benign names.
+
+Training names, all lowercase:
+  - the first label of the registrable domain of every Homepage URL in
+    Debian's package index (`apt-cache dumpavail`; run `apt-get update`
+    first), found with libpsl through ctypes, as the daemon finds it;
+  - the words of /usr/share/dict/words (Debian package wamerican) made of
+    the letters a-z only.
+The sorted, de-duplicated names are split: every 10th one is held out.
+The model counts character trigrams of the other nine tenths, each name
+framed as "^^name$".  Only the counts are written; the daemon derives
+log P(c | ab) = log((count(abc) + 1) / (count(ab) + V)) (add-one
+smoothing over the V symbols that can follow a context).  A label's
+score is the mean of that log-probability over its len + 1 predictions.
+The threshold written to the header is the 0.5th percentile of the
+scores of the held-out names of EVAL_MIN_LEN or more characters: about 1
+in 200 such benign names scores below it.  Shorter names are left out of
+that figure because the detector never scores them (it looks at labels of
+minLength, default 12, or more) and a mean over a handful of predictions
+swings too far to set a threshold by.
+
+Usage: scripts/build_ngram_model.py [OUTPUT]   (default data/ngram-model.txt)
+The output is deterministic for a given package index and word list.
+"""
+
+import ctypes
+import ctypes.util
+import datetime
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import urllib.parse
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-"
+START, END = "^", "$"
+V = len(ALPHABET) + 1  # symbols that can follow a context: ALPHABET and $
+WORDS = "/usr/share/dict/words"
+HOLDOUT_EVERY = 10
+PERCENTILE = 0.5
+EVAL_MIN_LEN = 8
+
+
+def psl_open():
+    path = ctypes.util.find_library("psl")
+    if path is None:
+        sys.exit("libpsl not found (apt-get install libpsl5)")
+    lib = ctypes.CDLL(path)
+    lib.psl_latest.restype = ctypes.c_void_p
+    lib.psl_latest.argtypes = [ctypes.c_char_p]
+    lib.psl_builtin.restype = ctypes.c_void_p
+    lib.psl_registrable_domain.restype = ctypes.c_char_p
+    lib.psl_registrable_domain.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    ctx = lib.psl_latest(None) or lib.psl_builtin()
+    return lambda host: lib.psl_registrable_domain(ctx, host.encode())
+
+
+def homepage_labels(registrable):
+    out = subprocess.run(["apt-cache", "dumpavail"], check=True,
+                         capture_output=True, text=True).stdout
+    labels = set()
+    for line in out.splitlines():
+        if not line.lower().startswith("homepage:"):
+            continue
+        url = line.split(":", 1)[1].strip()
+        host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
+        if not re.fullmatch(r"[a-z0-9.-]+", host) or \
+                re.fullmatch(r"[0-9.]+", host):
+            continue
+        reg = registrable(host)
+        if reg is None:
+            continue
+        label = reg.decode().split(".")[0]
+        if not label.startswith("xn--"):
+            labels.add(label)
+    return labels
+
+
+def dictionary_words():
+    if not os.path.exists(WORDS):
+        sys.exit(WORDS + " missing (apt-get install wamerican)")
+    with open(WORDS, encoding="utf-8", errors="replace") as f:
+        return {w.strip().lower() for w in f
+                if re.fullmatch(r"[a-z]+", w.strip().lower())}
+
+
+def symbol(c):
+    return c if c in ALPHABET else "-"
+
+
+def trigrams(name):
+    s = START + START + "".join(symbol(c) for c in name) + END
+    return [s[i:i + 3] for i in range(len(s) - 2)]
+
+
+def train(names):
+    counts = {}
+    for name in names:
+        for t in trigrams(name):
+            counts[t] = counts.get(t, 0) + 1
+    contexts = {}
+    for t, n in counts.items():
+        contexts[t[:2]] = contexts.get(t[:2], 0) + n
+    return counts, contexts
+
+
+def score(name, counts, contexts):
+    ts = trigrams(name)
+    total = 0.0
+    for t in ts:
+        total += math.log((counts.get(t, 0) + 1) /
+                          (contexts.get(t[:2], 0) + V))
+    return total / len(ts)
+
+
+def percentile(values, pct):
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(len(values) * pct / 100.0)))
+    return values[k]
+
+
+def random_labels(n, length, seed=1):
+    rng = random.Random(seed)
+    chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return ["".join(rng.choice(chars) for _ in range(length))
+            for _ in range(n)]
+
+
+def write_model(path, counts, header, directives):
+    with open(path, "w", encoding="ascii") as f:
+        for line in header:
+            f.write("# " + line + "\n")
+        for line in directives:
+            f.write(line + "\n")
+        for t in sorted(counts):
+            f.write("%s %d\n" % (t, counts[t]))
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "data/ngram-model.txt"
+    hosts = homepage_labels(psl_open())
+    words = dictionary_words()
+    names = sorted(hosts | words)
+    held = names[HOLDOUT_EVERY - 1::HOLDOUT_EVERY]
+    trained = [n for i, n in enumerate(names)
+               if i % HOLDOUT_EVERY != HOLDOUT_EVERY - 1]
+    counts, contexts = train(trained)
+
+    held_eval = [score(n, counts, contexts) for n in held
+                 if len(n) >= EVAL_MIN_LEN]
+    threshold = percentile(held_eval, PERCENTILE)
+    held_long = [score(n, counts, contexts) for n in held if len(n) >= 12]
+    rnd = [score(n, counts, contexts) for n in random_labels(2000, 12)]
+    caught = sum(1 for s in rnd if s <= threshold) / len(rnd)
+    false_long = sum(1 for s in held_long if s <= threshold)
+
+    header = [
+        "ugallu-dns-detect character trigram model (dga detector)",
+        "built by scripts/build_ngram_model.py on %s"
+        % datetime.date.today().isoformat(),
+        "training names: %d registrable-domain labels of Homepage URLs in"
+        % len(hosts),
+        "  Debian's package index, %d words of %s (wamerican)"
+        % (len(words), WORDS),
+        "  (%d distinct names); every %dth held out: %d trained, %d held"
+        % (len(names), HOLDOUT_EVERY, len(trained), len(held)),
+        "format: one 'abc N' line per seen trigram (N = count); '^' pads"
+        " the",
+        "  start, '$' ends a name, other characters map to '-';",
+        "  log P(c|ab) = ln((N(abc) + 1) / (N(ab) + V)), V = %d;" % V,
+        "  score = mean ln P over the len + 1 predictions of a label",
+        "threshold: 0.5th percentile of the scores of the %d held-out"
+        % len(held_eval),
+        "  names of %d+ chars; evaluation against it:" % EVAL_MIN_LEN,
+        "  held-out names of 12+ chars at or below it: %d of %d;"
+        % (false_long, len(held_long)),
+        "  random [a-z0-9]{12} labels at or below it: %.1f%%"
+        % (100.0 * caught),
+    ]
+    directives = ["symbols %d" % V, "threshold %.4f" % threshold]
+    write_model(out, counts, header, directives)
+    for line in header + directives:
+        print(line)
+    print("%d trigrams written to %s" % (len(counts), out))
+
+
+if __name__ == "__main__":
+    main()

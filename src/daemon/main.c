@@ -1,0 +1,361 @@
+/*
+ * main.c - ugallu-dns-detect: command line, modes, signals.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "daemon/cli.h"
+#include "daemon/pipeline.h"
+#include "http/httpd.h"
+#include "sources/dnstap_listen.h"
+#include "sources/pcapsrc.h"
+#include "sources/replay.h"
+
+#define MAIN_VERSION "0.1.0"
+#define MAIN_SECOND 1000000000ull
+
+/* Everything a run holds, released in one place. */
+struct main_run {
+    struct cli_options opt;
+    struct config cfg;
+    struct pipeline *pipe;
+    FILE *findings;
+    FILE *events;
+    struct httpd *metrics_http;
+    struct httpd *health_http;
+    struct dnstap_listen *dnstap;
+    struct pcapsrc *pcap;
+    pthread_t pcap_thread;
+    int pcap_started;
+    volatile sig_atomic_t stop;
+};
+
+static int
+main_load_config(struct main_run *r)
+{
+    char err[512];
+
+    if (r->opt.config_path == NULL) {
+        config_defaults(&r->cfg);
+        return 0;
+    }
+    if (config_load_file(r->opt.config_path, &r->cfg, err,
+                         sizeof(err)) != 0) {
+        log_error("config rejected", "file=%s error=\"%s\"",
+                  r->opt.config_path, err);
+        return -EINVAL;
+    }
+    log_info("config loaded", "file=%s name=%s", r->opt.config_path,
+             r->cfg.name);
+    return 0;
+}
+
+static FILE *
+main_open_out(const char *path, FILE *dflt)
+{
+    FILE *f;
+
+    if (path == NULL || strcmp(path, "-") == 0) {
+        return dflt;
+    }
+    f = fopen(path, "w");
+    if (f == NULL) {
+        log_error("cannot open output", "file=%s error=\"%s\"", path,
+                  strerror(errno));
+    }
+    return f;
+}
+
+static int
+main_open_pipeline(struct main_run *r)
+{
+    struct pipeline_options po = {
+        .config = &r->cfg,
+        .identity = {r->opt.cluster_name, r->opt.cluster_id,
+                     r->opt.node_name, MAIN_VERSION},
+        .queue_capacity = 65536,
+        .txn_capacity = 16384,
+        .txn_hold_ns = 5 * MAIN_SECOND,
+        .dedup_window_ns = 60 * MAIN_SECOND,
+    };
+    char err[512];
+
+    r->findings = main_open_out(r->opt.output, stdout);
+    r->events = r->opt.events_out ? main_open_out(r->opt.events_out,
+                                                  stdout) : NULL;
+    if (r->findings == NULL || (r->opt.events_out && r->events == NULL)) {
+        return -EIO;
+    }
+    po.findings = r->findings;
+    po.events = r->events;
+    r->pipe = pipeline_create(&po, err, sizeof(err));
+    if (r->pipe == NULL) {
+        log_error("cannot start detectors", "error=\"%s\"", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void
+main_summary(struct main_run *r, const char *what)
+{
+    struct pipeline_counts c;
+
+    pipeline_counts(r->pipe, &c);
+    log_info(what,
+             "messages=%llu queries=%llu responses=%llu flows=%llu "
+             "events=%llu findings=%llu merged=%llu malformed=%llu "
+             "dropped=%llu",
+             (unsigned long long)c.messages, (unsigned long long)c.queries,
+             (unsigned long long)c.responses, (unsigned long long)c.flows,
+             (unsigned long long)c.events, (unsigned long long)c.findings,
+             (unsigned long long)c.merged,
+             (unsigned long long)metrics_family_sum(
+                 "ugallu_dns_malformed_total"),
+             (unsigned long long)metrics_family_sum(
+                 "ugallu_dns_events_dropped_total"));
+}
+
+static int
+main_replay(struct main_run *r)
+{
+    char err[512];
+    int rc;
+
+    rc = replay_file(r->opt.replay, pipeline_process_cb, r->pipe, err,
+                     sizeof(err));
+    pipeline_flush(r->pipe);
+    if (rc != 0) {
+        log_error("replay failed", "file=%s error=\"%s\"", r->opt.replay,
+                  err);
+        return 1;
+    }
+    main_summary(r, "replay done");
+    return 0;
+}
+
+static int
+main_http(struct main_run *r, int live)
+{
+    char err[256];
+    const char *m = r->opt.metrics_addr, *h = r->opt.health_addr;
+
+    if (!live && !r->opt.metrics_addr_set) {
+        m = "";
+    }
+    if (!live && !r->opt.health_addr_set) {
+        h = "";
+    }
+    r->metrics_http = httpd_start(m, err, sizeof(err));
+    if (r->metrics_http == NULL && err[0] != '\0') {
+        log_error("metrics listener failed", "error=\"%s\"", err);
+        return -EINVAL;
+    }
+    if (strcmp(h, m) != 0) {
+        r->health_http = httpd_start(h, err, sizeof(err));
+        if (r->health_http == NULL && err[0] != '\0') {
+            log_error("health listener failed", "error=\"%s\"", err);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void *
+main_pcap_thread(void *arg)
+{
+    struct main_run *r = arg;
+
+    pcapsrc_run(r->pcap, &r->stop);
+    return NULL;
+}
+
+/* Open the live sources the flags or the config name. */
+static int
+main_sources(struct main_run *r)
+{
+    const char *sock = r->opt.dnstap_socket, *tcp = r->opt.dnstap_tcp;
+    const char *iface = r->opt.interface;
+    char err[512];
+
+    if (sock == NULL && tcp == NULL && iface == NULL) {
+        sock = r->cfg.source.dnstap_socket[0] ? r->cfg.source.dnstap_socket
+                                              : NULL;
+        tcp = r->cfg.source.dnstap_tcp[0] ? r->cfg.source.dnstap_tcp : NULL;
+        iface = r->cfg.source.interface[0] ? r->cfg.source.interface : NULL;
+    }
+    if (sock == NULL && tcp == NULL && iface == NULL) {
+        log_error("no source", "hint=\"%s\"",
+                  "give --replay, --dnstap-socket, --dnstap-tcp or "
+                  "--interface, or spec.source in the config");
+        return -EINVAL;
+    }
+    if (sock != NULL || tcp != NULL) {
+        r->dnstap = dnstap_listen_open(sock, tcp, pipeline_submit_cb,
+                                       r->pipe, err, sizeof(err));
+        if (r->dnstap == NULL || dnstap_listen_start(r->dnstap) != 0) {
+            log_error("dnstap source failed", "error=\"%s\"", err);
+            return -EINVAL;
+        }
+        log_info("dnstap source listening", "unix=%s tcp=%s",
+                 sock ? sock : "-", tcp ? tcp : "-");
+    }
+    if (iface != NULL) {
+        int rc = pcapsrc_open_live(&r->pcap, iface, NULL,
+                                   pipeline_submit_cb, r->pipe);
+        if (rc != 0 || pthread_create(&r->pcap_thread, NULL,
+                                      main_pcap_thread, r) != 0) {
+            log_error("pcap source failed", "interface=%s error=\"%s\"",
+                      iface, strerror(rc < 0 ? -rc : EAGAIN));
+            return -EINVAL;
+        }
+        r->pcap_started = 1;
+        log_info("pcap source capturing", "interface=%s", iface);
+    }
+    return 0;
+}
+
+static void
+main_stop_sources(struct main_run *r)
+{
+    r->stop = 1;
+    if (r->dnstap != NULL) {
+        dnstap_listen_stop(r->dnstap);
+    }
+    if (r->pcap_started) {
+        pcapsrc_break(r->pcap);
+        pthread_join(r->pcap_thread, NULL);
+        r->pcap_started = 0;
+    }
+}
+
+/* Live mode: sources until SIGTERM or SIGINT. */
+static int
+main_live(struct main_run *r, const sigset_t *sigs)
+{
+    int sig = 0;
+
+    if (pipeline_start(r->pipe) != 0 || main_sources(r) != 0) {
+        main_stop_sources(r);
+        pipeline_stop(r->pipe);
+        return 1;
+    }
+    httpd_set_ready(1);
+    log_info("running", "node=%s", r->opt.node_name);
+    while (sig != SIGTERM && sig != SIGINT) {
+        if (sigwait(sigs, &sig) != 0) {
+            break;
+        }
+        if (sig == SIGHUP) {
+            log_info("SIGHUP received", "action=%s", "none yet");
+        }
+    }
+    log_info("stopping", "signal=%d", sig);
+    httpd_set_ready(0);
+    main_stop_sources(r);
+    pipeline_stop(r->pipe);
+    pipeline_flush(r->pipe);
+    main_summary(r, "stopped");
+    return 0;
+}
+
+static int
+main_explain(struct main_run *r)
+{
+    char line[1024];
+
+    for (int i = 0; i < r->opt.nnames; i++) {
+        pipeline_explain(r->pipe, r->opt.names[i], stdout);
+    }
+    if (r->opt.nnames > 0) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] != '\0') {
+            pipeline_explain(r->pipe, line, stdout);
+        }
+    }
+    return 0;
+}
+
+static void
+main_cleanup(struct main_run *r)
+{
+    dnstap_listen_free(r->dnstap);
+    if (r->pcap != NULL) {
+        pcapsrc_close(r->pcap);
+    }
+    httpd_stop(r->metrics_http);
+    httpd_stop(r->health_http);
+    pipeline_free(r->pipe);
+    if (r->findings != NULL && r->findings != stdout) {
+        fclose(r->findings);
+    }
+    if (r->events != NULL && r->events != stdout) {
+        fclose(r->events);
+    }
+}
+
+static int
+main_dispatch(struct main_run *r, const sigset_t *sigs)
+{
+    if (main_load_config(r) != 0 || main_open_pipeline(r) != 0) {
+        return 2;
+    }
+    if (r->opt.command == CLI_EXPLAIN) {
+        return main_explain(r);
+    }
+    if (!r->opt.standalone) {
+        log_error("Kubernetes mode is not available in this build",
+                  "hint=\"%s\"", "run with --standalone");
+        return 2;
+    }
+    if (main_http(r, r->opt.replay == NULL) != 0) {
+        return 2;
+    }
+    return r->opt.replay != NULL ? main_replay(r) : main_live(r, sigs);
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct main_run run;
+    char err[256];
+    sigset_t sigs;
+    int rc;
+
+    if (cli_parse(argc, argv, &run.opt, err, sizeof(err)) != 0) {
+        fprintf(stderr, "ugallu-dns-detect: %s (see --help)\n", err);
+        return 2;
+    }
+    if (run.opt.command == CLI_HELP || run.opt.command == CLI_VERSION) {
+        run.opt.command == CLI_HELP ? cli_usage(stdout)
+                                    : (void)puts(MAIN_VERSION);
+        return 0;
+    }
+    if (log_set_level(run.opt.log_level) != 0) {
+        fprintf(stderr, "ugallu-dns-detect: bad --log-level '%s'\n",
+                run.opt.log_level);
+        return 2;
+    }
+
+    /* Signals are taken by sigwait in the main thread only. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = main_dispatch(&run, &sigs);
+    main_cleanup(&run);
+    return rc;
+}

@@ -1,0 +1,366 @@
+/*
+ * pipeline.c - transactions, detectors, dedup and sinks.
+ */
+#include "daemon/pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/ring.h"
+#include "detectors/chain.h"
+#include "event/txn.h"
+#include "output/evjson.h"
+
+#define PIPELINE_DEDUP_SLOTS 4096
+#define PIPELINE_BATCH 256
+
+/* One remembered finding: the first of its (detector, subject, key). */
+struct pipeline_dedup {
+    uint64_t hash;       /* 0 when empty */
+    struct finding f;
+};
+
+struct pipeline {
+    struct config cfg;
+    struct pipeline_options opt;
+    struct txn *txn;
+    struct chain *chain;
+    struct ring *ring;
+    struct pipeline_dedup *dedup;
+
+    pthread_t thread;
+    _Atomic int running;
+    pthread_mutex_t out_lock;  /* serialises sinks and counts */
+
+    struct pipeline_counts counts;
+    struct metrics_series *events_total[EVENT_SOURCE_COUNT];
+    struct metrics_series *msg_query[EVENT_SOURCE_COUNT];
+    struct metrics_series *msg_response[EVENT_SOURCE_COUNT];
+    struct metrics_series *queue_full;
+    struct metrics_series *queue_depth;
+    struct metrics_series *dedup_evicted;
+    struct metrics_series *written;
+    struct metrics_series *stage_cost;
+};
+
+static void pipeline_on_event(void *ctx, const struct event *ev);
+
+static void
+pipeline_metrics(struct pipeline *p)
+{
+    char labels[64];
+
+    for (unsigned s = 0; s < EVENT_SOURCE_COUNT; s++) {
+        const char *name = event_source_name(s);
+        snprintf(labels, sizeof(labels), "source=\"%s\"", name);
+        p->events_total[s] = metrics_counter("ugallu_dns_events_total",
+            labels, "DNS transactions and flows seen, by source.");
+        snprintf(labels, sizeof(labels), "source=\"%s\",side=\"query\"",
+                 name);
+        p->msg_query[s] = metrics_counter("ugallu_dns_messages_total",
+            labels, "DNS messages decoded, by source and side.");
+        snprintf(labels, sizeof(labels), "source=\"%s\",side=\"response\"",
+                 name);
+        p->msg_response[s] = metrics_counter("ugallu_dns_messages_total",
+            labels, "DNS messages decoded, by source and side.");
+    }
+    p->queue_full = metrics_counter("ugallu_dns_events_dropped_total",
+        "reason=\"queue_full\"", "Events dropped, by reason.");
+    p->dedup_evicted = metrics_counter("ugallu_dns_events_dropped_total",
+        "reason=\"dedup_evicted\"", "Events dropped, by reason.");
+    p->queue_depth = metrics_gauge("ugallu_dns_queue_depth",
+        "queue=\"events\"", "Items waiting, by queue.");
+    p->written = metrics_counter("ugallu_dns_securityevent_writes_total",
+        "sink=\"jsonl\",outcome=\"ok\"", "SecurityEvents written.");
+    p->stage_cost = metrics_histogram("ugallu_dns_stage_seconds",
+        "stage=\"detect\"", "Time spent per event, by stage.");
+}
+
+struct pipeline *
+pipeline_create(const struct pipeline_options *opt, char *err,
+                size_t errlen)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = *opt->config;
+    p->opt = *opt;
+    p->opt.config = &p->cfg;
+    pthread_mutex_init(&p->out_lock, NULL);
+    pipeline_metrics(p);
+
+    p->chain = chain_create(&p->cfg, err, errlen);
+    p->txn = txn_create(opt->txn_capacity, opt->txn_hold_ns,
+                        pipeline_on_event, p);
+    p->ring = ring_create(opt->queue_capacity);
+    p->dedup = calloc(PIPELINE_DEDUP_SLOTS, sizeof(*p->dedup));
+    if (p->chain == NULL || p->txn == NULL || p->ring == NULL ||
+        p->dedup == NULL) {
+        if (p->chain != NULL) {
+            snprintf(err, errlen, "out of memory");
+        }
+        pipeline_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    chain_free(p->chain);
+    txn_free(p->txn);
+    ring_free(p->ring);
+    free(p->dedup);
+    pthread_mutex_destroy(&p->out_lock);
+    free(p);
+}
+
+/* Write one SecurityEvent line. */
+static void
+pipeline_write(struct pipeline *p, const struct finding *f)
+{
+    json_t *obj = secevent_build(f, &p->opt.identity);
+
+    if (obj == NULL) {
+        metrics_dropped("out_of_memory");
+        return;
+    }
+    json_dumpf(obj, p->opt.findings, JSON_COMPACT);
+    fputc('\n', p->opt.findings);
+    fflush(p->opt.findings);
+    json_decref(obj);
+    metrics_inc(p->written);
+}
+
+static uint64_t
+pipeline_dedup_hash(const struct finding *f)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *parts[3] = {f->detector, f->subject, f->key};
+
+    for (size_t i = 0; i < 3; i++) {
+        for (const char *s = parts[i]; *s != '\0'; s++) {
+            h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+        }
+        h = (h ^ 0xff) * 0x100000001b3ull;
+    }
+    return h | 1;
+}
+
+/* Re-emit a remembered finding whose repeats were merged into it. */
+static void
+pipeline_dedup_close(struct pipeline *p, struct pipeline_dedup *d)
+{
+    if (d->hash != 0 && d->f.merged > 0) {
+        pipeline_write(p, &d->f);
+    }
+    d->hash = 0;
+}
+
+static int
+pipeline_dedup_same(const struct pipeline_dedup *d, const struct finding *f,
+                    uint64_t h)
+{
+    return d->hash == h && strcmp(d->f.detector, f->detector) == 0 &&
+           strcmp(d->f.subject, f->subject) == 0 &&
+           strcmp(d->f.key, f->key) == 0;
+}
+
+static void
+pipeline_report(void *ctx, const struct finding *f)
+{
+    struct pipeline *p = ctx;
+    uint64_t h = pipeline_dedup_hash(f);
+    struct pipeline_dedup *d = &p->dedup[h % PIPELINE_DEDUP_SLOTS];
+
+    if (pipeline_dedup_same(d, f, h) &&
+        f->detected_ns < d->f.detected_ns + p->opt.dedup_window_ns) {
+        d->f.merged++;
+        p->counts.merged++;
+        return;
+    }
+    if (d->hash != 0 && !pipeline_dedup_same(d, f, h)) {
+        metrics_inc(p->dedup_evicted);
+    }
+    pipeline_dedup_close(p, d);
+    d->hash = h;
+    d->f = *f;
+    p->counts.findings++;
+    pipeline_write(p, f);
+}
+
+static uint64_t
+pipeline_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A completed transaction or flow: detectors, then sinks. */
+static void
+pipeline_on_event(void *ctx, const struct event *ev)
+{
+    struct pipeline *p = ctx;
+    int timed = (p->counts.events & 63) == 0;
+    uint64_t t0 = timed ? pipeline_mono_ns() : 0;
+
+    p->counts.events++;
+    metrics_inc(p->events_total[ev->source % EVENT_SOURCE_COUNT]);
+    if (p->opt.events != NULL) {
+        json_t *o = evjson_build(ev);
+        if (o != NULL) {
+            json_dumpf(o, p->opt.events, JSON_COMPACT);
+            fputc('\n', p->opt.events);
+            json_decref(o);
+        }
+    }
+    chain_run(p->chain, ev, pipeline_report, p);
+    if (timed) {
+        metrics_observe_ns(p->stage_cost, pipeline_mono_ns() - t0);
+    }
+}
+
+void
+pipeline_process(struct pipeline *p, const struct event *ev)
+{
+    unsigned src = ev->source % EVENT_SOURCE_COUNT;
+
+    p->counts.messages++;
+    if (ev->kind == EVENT_KIND_FLOW) {
+        p->counts.flows++;
+    } else if (ev->flags & EVENT_F_RESPONSE) {
+        p->counts.responses++;
+        metrics_inc(p->msg_response[src]);
+    } else {
+        p->counts.queries++;
+        metrics_inc(p->msg_query[src]);
+    }
+    txn_add(p->txn, ev);
+}
+
+void
+pipeline_process_cb(void *ctx, const struct event *ev)
+{
+    pipeline_process(ctx, ev);
+}
+
+void
+pipeline_submit(struct pipeline *p, const struct event *ev)
+{
+    if (ring_push(p->ring, ev) != 0) {
+        metrics_inc(p->queue_full);
+    }
+}
+
+void
+pipeline_submit_cb(void *ctx, const struct event *ev)
+{
+    pipeline_submit(ctx, ev);
+}
+
+static uint64_t
+pipeline_wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+pipeline_main(void *arg)
+{
+    struct pipeline *p = arg;
+    struct event *batch = malloc(PIPELINE_BATCH * sizeof(*batch));
+    size_t n;
+
+    if (batch == NULL) {
+        log_error("pipeline thread out of memory", "%s", "");
+        return NULL;
+    }
+    for (;;) {
+        n = ring_pop(p->ring, batch, PIPELINE_BATCH, 200);
+        pthread_mutex_lock(&p->out_lock);
+        for (size_t i = 0; i < n; i++) {
+            pipeline_process(p, &batch[i]);
+        }
+        txn_expire(p->txn, pipeline_wall_ns());
+        pthread_mutex_unlock(&p->out_lock);
+        metrics_set(p->queue_depth, (int64_t)ring_depth(p->ring));
+        if (n == 0 && !atomic_load(&p->running)) {
+            break;
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
+int
+pipeline_start(struct pipeline *p)
+{
+    p->running = 1;
+    if (pthread_create(&p->thread, NULL, pipeline_main, p) != 0) {
+        p->running = 0;
+        return -errno;
+    }
+    return 0;
+}
+
+void
+pipeline_stop(struct pipeline *p)
+{
+    if (!p->running) {
+        return;
+    }
+    atomic_store(&p->running, 0);
+    ring_close(p->ring);
+    pthread_join(p->thread, NULL);
+}
+
+void
+pipeline_flush(struct pipeline *p)
+{
+    pthread_mutex_lock(&p->out_lock);
+    txn_flush(p->txn);
+    for (size_t i = 0; i < PIPELINE_DEDUP_SLOTS; i++) {
+        pipeline_dedup_close(p, &p->dedup[i]);
+    }
+    if (p->opt.events != NULL) {
+        fflush(p->opt.events);
+    }
+    fflush(p->opt.findings);
+    pthread_mutex_unlock(&p->out_lock);
+}
+
+void
+pipeline_explain(struct pipeline *p, const char *qname, FILE *out)
+{
+    json_t *o = chain_explain(p->chain, qname);
+
+    json_dumpf(o, out, JSON_COMPACT);
+    fputc('\n', out);
+    json_decref(o);
+}
+
+void
+pipeline_counts(struct pipeline *p, struct pipeline_counts *out)
+{
+    pthread_mutex_lock(&p->out_lock);
+    *out = p->counts;
+    pthread_mutex_unlock(&p->out_lock);
+}

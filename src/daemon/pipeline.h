@@ -1,0 +1,76 @@
+/*
+ * pipeline.h - from decoded messages to findings: transaction matching,
+ * the detector chain, deduplication, and the sinks.
+ *
+ * Two ways in.  A replay calls pipeline_process() on its own thread and
+ * nothing is queued.  Live sources call pipeline_submit() from their
+ * threads; events go through a bounded ring (drops counted as
+ * reason="queue_full") to the pipeline thread started by
+ * pipeline_start().  Either way every event meets the same code.
+ */
+#ifndef DD_PIPELINE_H
+#define DD_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "event/event.h"
+#include "output/secevent.h"
+
+struct pipeline;
+
+struct pipeline_options {
+    const struct config *config;   /* copied; the caller keeps its own */
+    struct secevent_identity identity;
+    FILE *findings;                /* JSON lines of SecurityEvents */
+    FILE *events;                  /* JSON lines of events, or NULL */
+    size_t queue_capacity;         /* ring size for live sources */
+    size_t txn_capacity;           /* pending transactions */
+    uint64_t txn_hold_ns;          /* how long a query waits */
+    uint64_t dedup_window_ns;      /* merge window per finding key */
+};
+
+/* Totals for the end-of-run summary. */
+struct pipeline_counts {
+    uint64_t messages;    /* partial events in (one per DNS message) */
+    uint64_t queries;
+    uint64_t responses;
+    uint64_t flows;
+    uint64_t events;      /* transactions handed to the detectors */
+    uint64_t findings;    /* SecurityEvents written (first sightings) */
+    uint64_t merged;      /* repeats folded into earlier findings */
+};
+
+/*
+ * Build a pipeline.  On error returns NULL with a message in err (a
+ * detector that fails to load its data, say).
+ */
+struct pipeline *pipeline_create(const struct pipeline_options *opt,
+                                 char *err, size_t errlen);
+void pipeline_free(struct pipeline *p);
+
+/* Owner thread: one message in, processed now (replay). */
+void pipeline_process(struct pipeline *p, const struct event *ev);
+
+/* Any thread: queue one message for the pipeline thread. */
+void pipeline_submit(struct pipeline *p, const struct event *ev);
+
+/* event_emit_fn adapters for sources: ctx is the pipeline. */
+event_emit_fn pipeline_process_cb;
+event_emit_fn pipeline_submit_cb;
+
+/* Start / stop the pipeline thread (live mode).  Stop drains the ring. */
+int pipeline_start(struct pipeline *p);
+void pipeline_stop(struct pipeline *p);
+
+/* Emit what is pending (unanswered queries, merged counts). */
+void pipeline_flush(struct pipeline *p);
+
+/* Explain names with this pipeline's detectors; one JSON line each. */
+void pipeline_explain(struct pipeline *p, const char *qname, FILE *out);
+
+/* Snapshot of the totals. */
+void pipeline_counts(struct pipeline *p, struct pipeline_counts *out);
+
+#endif
