@@ -49,7 +49,7 @@ system: deps $(TEST_BUILD)/build.ninja
 
 test: unit system
 
-bench: all
+bench: deps all
 	@scripts/bench.sh $(BUILD)/ugallu-dns-detect
 
 fuzz: deps

@@ -13,7 +13,7 @@ test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest
 python3-dnspython python3-scapy python3-protobuf unbound bind9 bind9-utils
 bind9-dnsutils dnsdist dnsperf tcpdump tshark fstrm-bin dns2tcp
 golang-github-dnstap-golang-dnstap-cli
-golang-github-dnstap-golang-dnstap-dev wamerican curl procps iproute2"
+golang-github-dnstap-golang-dnstap-dev wamerican curl procps iproute2 bc time"
 
 case "${1:-all}" in
     build) want="$build_pkgs" ;;

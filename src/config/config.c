@@ -6,6 +6,11 @@
  * goes; one walker follows the tables.  Because the walk only descends
  * where a table says so, its depth and work are bounded by the schema,
  * whatever the input holds (aliases included, even cyclic ones).
+ *
+ * Known shortcomings: an error inside an aliased value names the line of
+ * its anchor, not of the alias, because libyaml's tree keeps one node for
+ * both.  Explicit tags (!!str, !!int) are ignored: the tree gives every
+ * untagged scalar a default tag, so an explicit one cannot be told apart.
  */
 #include "config/config.h"
 
@@ -907,6 +912,7 @@ cfg_read_all(FILE *f, char **out, size_t *outlen)
 {
     size_t cap = 64 * 1024, len = 0;
     char *buf = NULL, *grown;
+    int rc = 0;
 
     for (;;) {
         grown = realloc(buf, cap);
@@ -915,16 +921,22 @@ cfg_read_all(FILE *f, char **out, size_t *outlen)
             return -ENOMEM;
         }
         buf = grown;
+        errno = 0;
         len += fread(buf + len, 1, cap - len, f);
-        if (len < cap || cap > CONFIG_TEXT_MAX) {
+        if (ferror(f) || len < cap || len > CONFIG_TEXT_MAX) {
             break;
         }
         cap *= 2;
     }
 
-    if (ferror(f) || len > CONFIG_TEXT_MAX) {
+    if (ferror(f)) {
+        rc = errno != 0 ? -errno : -EIO;
+    } else if (len > CONFIG_TEXT_MAX) {
+        rc = -EFBIG;
+    }
+    if (rc < 0) {
         free(buf);
-        return ferror(f) ? -EIO : -EFBIG;
+        return rc;
     }
     *out = buf;
     *outlen = len;

@@ -1,2 +1,362 @@
-/* placeholder: being written */
-typedef int placeholder_dga_t;
+/*
+ * dga.c - names made by a domain generation algorithm.
+ *
+ * The label judged is the first label of the registrable domain
+ * ("xjw3k9q2l0ab" of "cdn.xjw3k9q2l0ab.com").  It fires when that label
+ * is at least minLength long, its Shannon entropy is at least minEntropy,
+ * and its mean character-trigram log-probability under the model built
+ * by scripts/build_ngram_model.py is at or below the threshold (the one
+ * shipped in the model, or maxNgramScore when set).
+ *
+ * Punycode labels (xn--) are not judged: their letters encode Unicode
+ * code points, not a name, so the model does not apply and an
+ * internationalised DGA goes unseen.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/datadir.h"
+#include "detectors/chain.h"
+#include "detectors/detector.h"
+
+#define DGA_MODEL_FILE "ngram-model.txt"
+#define DGA_ALPHABET "abcdefghijklmnopqrstuvwxyz0123456789-"
+#define DGA_END 37     /* '$': the name ends */
+#define DGA_START 38   /* '^': before the name */
+#define DGA_SYMS 39    /* alphabet, '$' and '^' */
+#define DGA_NEXT 38    /* symbols that can follow a context: V */
+#define DGA_CELLS (DGA_SYMS * DGA_SYMS * DGA_SYMS)
+
+struct dga {
+    struct detector base;
+    unsigned min_length;
+    double min_entropy;
+    double max_score;   /* fire at or below this mean log-probability */
+    float *logp;        /* ln P(c | ab) at [(a * 39 + b) * 39 + c] */
+};
+
+/* What was measured of one name; fields past a failed test may be 0. */
+struct dga_verdict {
+    const char *registrable;  /* into the name, or NULL */
+    size_t len;               /* length of its first label */
+    double entropy;
+    double score;
+    const char *skipped;      /* why it was not judged, or NULL */
+    int fire;
+};
+
+/* Model loading state, for messages. */
+struct dga_load {
+    const char *path;
+    size_t line;
+    uint32_t *counts;   /* trigram counts, DGA_CELLS */
+    int have_symbols;
+    int have_threshold;
+    double threshold;
+};
+
+/* Index of a label character: a-z, 0-9, and '-' for anything else. */
+static size_t
+dga_symbol(char c)
+{
+    if (c >= 'a' && c <= 'z') {
+        return (size_t)(c - 'a');
+    }
+    if (c >= '0' && c <= '9') {
+        return 26 + (size_t)(c - '0');
+    }
+    return 36;
+}
+
+/* Index of a symbol of the model file, where '^' and '$' also appear. */
+static size_t
+dga_file_symbol(char c)
+{
+    return c == '$' ? DGA_END : c == '^' ? DGA_START : dga_symbol(c);
+}
+
+/* A trigram of the file: "abc" with a, b context and c predicted. */
+static int
+dga_trigram(const char *t, size_t *cell)
+{
+    size_t s[3];
+
+    for (int i = 0; i < 3; i++) {
+        if (t[i] == '\0' || strchr(DGA_ALPHABET "^$", t[i]) == NULL) {
+            return -1;
+        }
+        s[i] = dga_file_symbol(t[i]);
+    }
+    if (s[0] == DGA_END || s[1] == DGA_END || s[2] == DGA_START) {
+        return -1;
+    }
+    *cell = (s[0] * DGA_SYMS + s[1]) * DGA_SYMS + s[2];
+    return 0;
+}
+
+/* Apply "symbols 38" (checked) or "threshold -3.46". */
+static int
+dga_directive(struct dga_load *ld, const char *key, double value)
+{
+    if (strcmp(key, "symbols") == 0) {
+        ld->have_symbols = value == DGA_NEXT;
+        return ld->have_symbols ? 0 : -1;
+    }
+    ld->threshold = value;
+    ld->have_threshold = 1;
+    return 0;
+}
+
+/* One line: a comment, a blank, a directive or "abc COUNT". */
+static int
+dga_model_line(struct dga_load *ld, const char *line)
+{
+    size_t klen = strcspn(line, " \t\r\n");
+    char key[16], *end;
+    double value;
+    size_t cell;
+
+    if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0') {
+        return 0;
+    }
+    if (klen == 0 || klen >= sizeof(key)) {
+        return -1;
+    }
+    memcpy(key, line, klen);
+    key[klen] = '\0';
+    value = strtod(line + klen, &end);
+    if (end == line + klen || end[strspn(end, " \t\r\n")] != '\0') {
+        return -1;
+    }
+    if (strcmp(key, "symbols") == 0 || strcmp(key, "threshold") == 0) {
+        return dga_directive(ld, key, value);
+    }
+    if (klen != 3 || dga_trigram(key, &cell) != 0 || !(value >= 0) ||
+        value > 4e9) {
+        return -1;
+    }
+    ld->counts[cell] = (uint32_t)value;
+    return 0;
+}
+
+/* ln((N(abc) + 1) / (N(ab) + V)) for every cell: add-one smoothing. */
+static void
+dga_model_probs(struct dga *g, const uint32_t *counts)
+{
+    for (size_t ctx = 0; ctx < DGA_SYMS * DGA_SYMS; ctx++) {
+        double total = 0.0;
+
+        for (size_t c = 0; c < DGA_SYMS; c++) {
+            total += counts[ctx * DGA_SYMS + c];
+        }
+        for (size_t c = 0; c < DGA_SYMS; c++) {
+            double n = counts[ctx * DGA_SYMS + c];
+            g->logp[ctx * DGA_SYMS + c] =
+                (float)log((n + 1.0) / (total + DGA_NEXT));
+        }
+    }
+}
+
+static int
+dga_model_read(struct dga_load *ld, FILE *fp, char *err, size_t errlen)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+
+    while (rc == 0 && getline(&line, &cap, fp) >= 0) {
+        ld->line++;
+        if (dga_model_line(ld, line) != 0) {
+            snprintf(err, errlen, "dga: %s:%zu: bad model line", ld->path,
+                     ld->line);
+            rc = -EINVAL;
+        }
+    }
+    free(line);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!ld->have_symbols || !ld->have_threshold) {
+        snprintf(err, errlen, "dga: %s: no 'symbols 38' or 'threshold' line",
+                 ld->path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+dga_model_load(struct dga *g, char *err, size_t errlen)
+{
+    char path[CONFIG_NAME_MAX + 64];
+    struct dga_load ld = {path, 0, NULL, 0, 0, 0.0};
+    FILE *fp;
+    int rc;
+
+    if (datadir_path(DGA_MODEL_FILE, path, sizeof(path)) != 0 ||
+        (fp = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "dga: cannot open model %s: %s", path,
+                 strerror(errno));
+        return -ENOENT;
+    }
+    ld.counts = calloc(DGA_CELLS, sizeof(*ld.counts));
+    g->logp = malloc(DGA_CELLS * sizeof(*g->logp));
+    rc = ld.counts != NULL && g->logp != NULL ? 0 : -ENOMEM;
+    if (rc != 0) {
+        snprintf(err, errlen, "dga: out of memory");
+    } else {
+        rc = dga_model_read(&ld, fp, err, errlen);
+    }
+    if (rc == 0) {
+        dga_model_probs(g, ld.counts);
+        g->max_score = ld.threshold;
+    }
+    fclose(fp);
+    free(ld.counts);
+    return rc;
+}
+
+/* Mean ln P over the len + 1 predictions of the label "^^s$". */
+static double
+dga_score(const struct dga *g, const char *s, size_t n)
+{
+    size_t a = DGA_START, b = DGA_START;
+    double sum = 0.0;
+
+    for (size_t i = 0; i <= n; i++) {
+        size_t c = i < n ? dga_symbol(s[i]) : DGA_END;
+
+        sum += g->logp[(a * DGA_SYMS + b) * DGA_SYMS + c];
+        a = b;
+        b = c;
+    }
+    return sum / (double)(n + 1);
+}
+
+/*
+ * Measure qname.  With full 0 it stops at the first test that fails (the
+ * hot path); with full 1 it measures everything (explain).
+ */
+static void
+dga_judge(const struct dga *g, const char *qname, int full,
+          struct dga_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->registrable = detector_registrable(qname);
+    if (v->registrable == NULL) {
+        v->skipped = "no registrable domain";
+        return;
+    }
+    v->len = strcspn(v->registrable, ".");
+    if (strncmp(v->registrable, "xn--", 4) == 0) {
+        v->skipped = "punycode label";
+        return;
+    }
+    if (v->len < g->min_length && !full) {
+        return;
+    }
+    v->entropy = detector_entropy(v->registrable, v->len);
+    if (v->entropy < g->min_entropy && !full) {
+        return;
+    }
+    v->score = dga_score(g, v->registrable, v->len);
+    v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
+              v->score <= g->max_score;
+}
+
+static void
+dga_check(struct detector *d, const struct event *ev,
+          chain_report_fn *report, void *ctx)
+{
+    struct dga *g = (struct dga *)d;
+    struct dga_verdict v;
+    struct finding f;
+
+    if (!detector_has_question(ev)) {
+        return;
+    }
+    dga_judge(g, ev->qname, 0, &v);
+    if (!v.fire) {
+        return;
+    }
+    finding_init(&f, "dga", "DNSDomainGenerationAlgorithm", "medium",
+                 v.registrable, ev);
+    f.experimental = 1;
+    detector_question_signals(&f, ev);
+    finding_signal(&f, "registrable", "%s", v.registrable);
+    finding_signal(&f, "label", "%.*s", (int)v.len, v.registrable);
+    finding_signal(&f, "length", "%zu", v.len);
+    finding_signal(&f, "min_length", "%u", g->min_length);
+    finding_signal(&f, "entropy", "%.3f", v.entropy);
+    finding_signal(&f, "min_entropy", "%.3f", g->min_entropy);
+    finding_signal(&f, "ngram_score", "%.3f", v.score);
+    finding_signal(&f, "max_ngram_score", "%.3f", g->max_score);
+    report(ctx, &f);
+}
+
+static void
+dga_explain(struct detector *d, const char *qname, json_t *obj)
+{
+    struct dga *g = (struct dga *)d;
+    char name[EVENT_QNAME_MAX];
+    struct dga_verdict v;
+    json_t *o = json_object();
+    int judged;
+
+    detector_normalise(qname, name);
+    dga_judge(g, name, 1, &v);
+    judged = v.skipped == NULL;
+    json_object_set_new(o, "label", judged ? json_stringn(v.registrable,
+                                                          v.len)
+                                           : json_null());
+    json_object_set_new(o, "registrable", v.registrable != NULL
+                                              ? json_string(v.registrable)
+                                              : json_null());
+    json_object_set_new(o, "length", json_integer((json_int_t)v.len));
+    json_object_set_new(o, "entropy", json_real(v.entropy));
+    json_object_set_new(o, "ngram_score", json_real(v.score));
+    json_object_set_new(o, "min_length", json_integer(g->min_length));
+    json_object_set_new(o, "min_entropy", json_real(g->min_entropy));
+    json_object_set_new(o, "max_ngram_score", json_real(g->max_score));
+    json_object_set_new(o, "skipped", v.skipped != NULL
+                                          ? json_string(v.skipped)
+                                          : json_null());
+    json_object_set_new(o, "verdict", json_boolean(v.fire));
+    json_object_set_new(obj, "dga", o);
+}
+
+static void
+dga_free(struct detector *d)
+{
+    struct dga *g = (struct dga *)d;
+
+    free(g->logp);
+    free(g);
+}
+
+struct detector *
+dga_create(const struct config *cfg, char *err, size_t errlen)
+{
+    struct dga *g = calloc(1, sizeof(*g));
+
+    if (g == NULL) {
+        snprintf(err, errlen, "dga: out of memory");
+        return NULL;
+    }
+    g->base.name = "dga";
+    g->base.check = dga_check;
+    g->base.explain = dga_explain;
+    g->base.free = dga_free;
+    g->min_length = cfg->dga.min_length;
+    g->min_entropy = cfg->dga.min_entropy;
+    if (dga_model_load(g, err, errlen) != 0) {
+        dga_free(&g->base);
+        return NULL;
+    }
+    if (cfg->dga.max_ngram != 0.0) {
+        g->max_score = cfg->dga.max_ngram;
+    }
+    return &g->base;
+}

@@ -225,12 +225,12 @@ dnstap_listen_close_conn(struct dnstap_listen *l,
 {
     log_info("dnstap sender disconnected", "peer=%s frames=%llu reason=%s",
              c->peer, (unsigned long long)c->frames, reason);
-    close(c->fd);
-    c->fd = -1;
-    framestream_reader_free(&c->reader);
     dnstap_listen_count(&l->counters.active, -1);
     metrics_set(l->m_connected,
                 (int64_t)atomic_load(&l->counters.active));
+    framestream_reader_free(&c->reader);
+    close(c->fd);
+    c->fd = -1;
 }
 
 /* Write queued replies.  Returns 0, or -1 when the socket failed. */
@@ -331,9 +331,9 @@ dnstap_listen_adopt(struct dnstap_listen *l, int fd)
     struct dnstap_listen_conn *c = dnstap_listen_free_slot(l);
 
     if (c == NULL || framestream_reader_init(&c->reader, 0) < 0) {
-        close(fd);
         dnstap_listen_count(&l->counters.rejected, 1);
         metrics_inc(l->m_rejected);
+        close(fd);
         log_debug("dnstap sender refused", "reason=%s",
                   c == NULL ? "too_many_connections" : "no_memory");
         return;

@@ -21,6 +21,8 @@
 #define TCPREASM_FLOWS_LIMIT (1u << 24)
 #define TCPREASM_PENDING_LIMIT (1u << 16)
 #define TCPREASM_DNS_HEADER 12
+/* A SYN this far behind a stream is taken as a retransmission. */
+#define TCPREASM_SYN_WINDOW (1u << 20)
 
 /* What a connection is tracked for. */
 enum tcpreasm_kind {
@@ -541,12 +543,16 @@ tcpreasm_looks_like_start(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* A SYN starts (or restarts) one side's stream after its seq. */
+/*
+ * A SYN starts one side's stream after its seq.  One a little behind the
+ * stream is a retransmission (the handshake moved on before it came);
+ * any other restarts the stream, as a new connection on the same ports.
+ */
 static void
 tcpreasm_syn(struct tcpreasm *r, struct tcpreasm_half *h, uint32_t seq)
 {
-    if (h->seq_known && h->next_seq == seq + 1) {
-        return;  /* a retransmitted SYN */
+    if (h->seq_known && h->next_seq - (seq + 1) < TCPREASM_SYN_WINDOW) {
+        return;
     }
     tcpreasm_half_drop(r, h);
     h->next_seq = seq + 1;

@@ -19,6 +19,7 @@ with has_response for one response message.
 
 import collections
 import ipaddress
+import itertools
 import json
 import re
 import subprocess
@@ -200,7 +201,9 @@ def _tshark_rows(cols, qtype_names):
               ("dns.id", "dns.flags.response", "dns.qry.name",
                "dns.qry.type", "dns.flags.rcode")]
     rows = []
-    for mid, resp, qname, qtype, rcode in zip(*fields):
+    # A query has no rcode field, so its list is shorter: pad it.
+    for mid, resp, qname, qtype, rcode in itertools.zip_longest(
+            *fields, fillvalue="0"):
         is_resp = resp in ("1", "True")
         client, cport, server, sport_ = ((dst, dport, src, sport)
                                          if is_resp else

@@ -377,6 +377,7 @@ class Unbound(Process):
         self.dnstap = dnstap
         self.log = set(log)
         self.addrs = addrs
+        self.addr = addrs[0]
         self.port = port or free_port(addrs[0],
                                       also_v6="::1" in addrs)
         self.extra_ports = extra_ports
@@ -396,8 +397,9 @@ class Unbound(Process):
     def _server_section(self):
         lines = ["server:"]
         for a in self.addrs:
-            for p in (self.port,) + tuple(self.extra_ports):
-                lines.append("    interface: %s@%d" % (a, p))
+            lines.append("    interface: %s@%d" % (a, self.port))
+        for p in self.extra_ports:
+            lines.append("    interface: %s@%d" % (self.addrs[0], p))
         lines.append(UNBOUND_SERVER % dict(dir=self.dir))
         for origin in self.auth.zones:
             if origin != ".":
@@ -463,7 +465,8 @@ class Unbound(Process):
         """(queries received, responses sent by rcode) from the stats."""
         s = self.stats()
         rcodes = {k.split(".")[-1]: int(v) for k, v in s.items()
-                  if k.startswith("num.answer.rcode.")}
+                  if k.startswith("num.answer.rcode.")
+                  and k != "num.answer.rcode.nodata"}
         return int(s["total.num.queries"]), rcodes
 
 
@@ -945,7 +948,7 @@ DNSPERF_RE = re.compile(r"Queries (sent|completed|lost):\s+(\d+)")
 
 
 def dnsperf(server, port, queries, workdir, mode="udp", qps=None,
-            clients=1, timeout=5, name="dnsperf"):
+            clients=1, timeout=5, name="dnsperf", extra=()):
     """Send every (name, type) of queries once with dnsperf.  Returns
     {'sent': n, 'completed': n, 'lost': n} from its report."""
     data = os.path.join(workdir, name + ".txt")
@@ -956,6 +959,7 @@ def dnsperf(server, port, queries, workdir, mode="udp", qps=None,
             "-n", "1", "-m", mode, "-c", str(clients), "-t", str(timeout)]
     if qps:
         argv += ["-Q", str(qps)]
+    argv += list(extra)
     proc = subprocess.run(argv, capture_output=True, text=True,
                           timeout=300)
     counts = {k: int(v) for k, v in DNSPERF_RE.findall(proc.stdout)}
