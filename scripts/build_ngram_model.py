@@ -22,7 +22,8 @@ minLength, default 12, or more) and a mean over a handful of predictions
 swings too far to set a threshold by.
 
 Usage: scripts/build_ngram_model.py [OUTPUT]   (default data/ngram-model.txt)
-The output is deterministic for a given package index and word list.
+The output depends only on the package index and the word list, apart
+from the build date in its header.
 """
 
 import ctypes

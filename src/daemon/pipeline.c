@@ -72,8 +72,9 @@ pipeline_metrics(struct pipeline *p)
     }
     p->queue_full = metrics_counter("ugallu_dns_events_dropped_total",
         "reason=\"queue_full\"", "Events dropped, by reason.");
-    p->dedup_evicted = metrics_counter("ugallu_dns_events_dropped_total",
-        "reason=\"dedup_evicted\"", "Events dropped, by reason.");
+    p->dedup_evicted = metrics_counter("ugallu_dns_dedup_evictions_total",
+        "", "Findings forgotten early by the dedup table (a repeat may be"
+        " written again).");
     p->queue_depth = metrics_gauge("ugallu_dns_queue_depth",
         "queue=\"events\"", "Items waiting, by queue.");
     p->written = metrics_counter("ugallu_dns_securityevent_writes_total",
@@ -211,6 +212,20 @@ pipeline_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Whether the detectors see an event.  A resolver's or forwarder's own
+ * upstream queries (dnstap RESOLVER_* and FORWARDER_*) repeat what its
+ * clients asked, with the resolver as the client: they are counted and
+ * written to the event sink, but raising findings on them would blame
+ * the resolver for its clients' queries.
+ */
+static int
+pipeline_detects(const struct event *ev)
+{
+    return ev->role != EVENT_ROLE_RESOLVER &&
+           ev->role != EVENT_ROLE_FORWARDER;
+}
+
 /* A completed transaction or flow: detectors, then sinks. */
 static void
 pipeline_on_event(void *ctx, const struct event *ev)
@@ -229,7 +244,9 @@ pipeline_on_event(void *ctx, const struct event *ev)
             json_decref(o);
         }
     }
-    chain_run(p->chain, ev, pipeline_report, p);
+    if (pipeline_detects(ev)) {
+        chain_run(p->chain, ev, pipeline_report, p);
+    }
     if (timed) {
         metrics_observe_ns(p->stage_cost, pipeline_mono_ns() - t0);
     }

@@ -27,17 +27,27 @@
 
 #define BL_NAME_MAX 253
 #define BL_LABEL_MAX 63
-#define BL_SLOTS_MIN 1024u
+#define BL_BUCKET_SLOTS 12   /* 12 tags + 12 offsets fill a cache line */
+#define BL_BUCKETS_MIN 64u
 #define BL_FILE_MAX ((size_t)1 << 30)  /* largest list read, bytes */
 #define BL_ARENA_MAX ((size_t)UINT32_MAX)
 
 #define BL_FNV_OFFSET 0xcbf29ce484222325ull
 #define BL_FNV_PRIME 0x100000001b3ull
 
+/*
+ * One cache line of the table.  A probe reads the tags and touches the
+ * arena only where a tag matches; slots fill in order, and the first
+ * empty one ends a search.
+ */
+struct bl_bucket {
+    uint8_t tags[BL_BUCKET_SLOTS];   /* hash tag of each slot; 0: empty */
+    uint32_t offs[BL_BUCKET_SLOTS];  /* arena offset of each record */
+} __attribute__((aligned(64)));
+
 struct blocklist_index {
-    uint32_t *slots;     /* arena offset of a record; 0 is empty */
-    uint8_t *tags;       /* top byte of the hash of the slot's key */
-    size_t mask;         /* number of slots - 1, a power of two less 1 */
+    struct bl_bucket *buckets;
+    size_t bmask;        /* number of buckets - 1 (a power of two) */
     size_t count;        /* distinct entries */
     char *arena;         /* records; offset 0 is a dummy byte */
     size_t used;         /* arena bytes in use */
@@ -45,6 +55,11 @@ struct blocklist_index {
     size_t nlists;
     char **lists;        /* list names, owned */
     uint32_t *list_end;  /* arena offset past each list's records */
+};
+
+struct blocklist_builder {
+    struct blocklist_index *ix;  /* the index being filled */
+    size_t lists_cap;            /* room in ix->lists and ix->list_end */
 };
 
 /* Where the parser is, for its error messages. */
@@ -105,70 +120,113 @@ bl_entry(const char *rec)
     return bl_flags(rec) & BL_PLAIN ? bl_key(rec) : rec + 2;
 }
 
+/* Never 0, which marks an empty slot. */
+static uint8_t
+bl_tag(uint64_t h)
+{
+    uint8_t t = (uint8_t)(h >> 56);
+
+    return t != 0 ? t : 1;
+}
+
+static int
+bl_same(const char *rec, const char *key, size_t len)
+{
+    return (unsigned char)rec[0] == len && memcmp(bl_key(rec), key, len) == 0;
+}
+
 /*
- * The slot holding key, or the empty slot where it would go.  Ends
- * because the table is never more than three quarters full.
+ * The slot (bucket * BL_BUCKET_SLOTS + index) holding key, or the empty
+ * slot where it would go.  Ends because the table is never more than
+ * three quarters full.
  */
 static size_t
 bl_probe(const struct blocklist_index *ix, const char *key, size_t len,
          uint64_t h)
 {
-    size_t i = (size_t)h & ix->mask;
-    uint8_t tag = (uint8_t)(h >> 56);
+    size_t b = (size_t)h & ix->bmask;
+    uint8_t tag = bl_tag(h);
 
     for (;;) {
-        uint32_t off = ix->slots[i];
-        if (off == 0) {
-            return i;
-        }
-        if (ix->tags[i] == tag) {
-            const char *rec = ix->arena + off;
-            if ((unsigned char)rec[0] == len &&
-                memcmp(bl_key(rec), key, len) == 0) {
-                return i;
+        const struct bl_bucket *bk = &ix->buckets[b];
+
+        for (size_t i = 0; i < BL_BUCKET_SLOTS; i++) {
+            if (bk->tags[i] == 0 ||
+                (bk->tags[i] == tag &&
+                 bl_same(ix->arena + bk->offs[i], key, len))) {
+                return b * BL_BUCKET_SLOTS + i;
             }
         }
-        i = (i + 1) & ix->mask;
+        b = (b + 1) & ix->bmask;
     }
+}
+
+/* Arena offset of the record in slot pos, 0 when empty. */
+static uint32_t
+bl_slot_off(const struct blocklist_index *ix, size_t pos)
+{
+    const struct bl_bucket *bk = &ix->buckets[pos / BL_BUCKET_SLOTS];
+    size_t i = pos % BL_BUCKET_SLOTS;
+
+    return bk->tags[i] != 0 ? bk->offs[i] : 0;
+}
+
+static void
+bl_slot_set(struct blocklist_index *ix, size_t pos, uint8_t tag,
+            uint32_t off)
+{
+    struct bl_bucket *bk = &ix->buckets[pos / BL_BUCKET_SLOTS];
+
+    bk->tags[pos % BL_BUCKET_SLOTS] = tag;
+    bk->offs[pos % BL_BUCKET_SLOTS] = off;
+}
+
+static size_t
+bl_nslots(const struct blocklist_index *ix)
+{
+    return (ix->bmask + 1) * BL_BUCKET_SLOTS;
 }
 
 /* ---- building -------------------------------------------------------- */
 
 static int
-bl_table_alloc(struct blocklist_index *ix, size_t nslots)
+bl_table_alloc(struct blocklist_index *ix, size_t nbuckets)
 {
-    ix->slots = calloc(nslots, sizeof(*ix->slots));
-    ix->tags = malloc(nslots);
-    ix->mask = nslots - 1;
-    return ix->slots != NULL && ix->tags != NULL ? 0 : -ENOMEM;
+    ix->buckets = aligned_alloc(64, nbuckets * sizeof(*ix->buckets));
+    if (ix->buckets == NULL) {
+        return -ENOMEM;
+    }
+    memset(ix->buckets, 0, nbuckets * sizeof(*ix->buckets));
+    ix->bmask = nbuckets - 1;
+    return 0;
 }
 
 /* Double the table and put every record back in. */
 static int
 bl_table_grow(struct blocklist_index *ix)
 {
-    uint32_t *old_slots = ix->slots;
-    uint8_t *old_tags = ix->tags;
-    size_t old_n = ix->mask + 1;
-    int rc = bl_table_alloc(ix, old_n * 2);
+    struct blocklist_index old = *ix;
+    int rc = bl_table_alloc(ix, (old.bmask + 1) * 2);
 
-    for (size_t i = 0; rc == 0 && i < old_n; i++) {
-        const char *rec = ix->arena + old_slots[i];
-        size_t len = (unsigned char)rec[0];
+    for (size_t pos = 0; rc == 0 && pos < bl_nslots(&old); pos++) {
+        uint32_t off = bl_slot_off(&old, pos);
+        const char *rec = ix->arena + off;
         uint64_t h;
-        size_t j;
 
-        if (old_slots[i] == 0) {
+        if (off == 0) {
             continue;
         }
-        h = bl_hash(bl_key(rec), len);
-        j = bl_probe(ix, bl_key(rec), len, h);
-        ix->slots[j] = old_slots[i];
-        ix->tags[j] = (uint8_t)(h >> 56);
+        h = bl_hash(bl_key(rec), (unsigned char)rec[0]);
+        bl_slot_set(ix, bl_probe(ix, bl_key(rec), (unsigned char)rec[0], h),
+                    bl_tag(h), off);
     }
-    free(old_slots);
-    free(old_tags);
-    return rc;
+    if (rc != 0) {
+        ix->buckets = old.buckets;
+        ix->bmask = old.bmask;
+        return rc;
+    }
+    free(old.buckets);
+    return 0;
 }
 
 static int
@@ -223,25 +281,24 @@ bl_add(struct blocklist_index *ix, const char *key, size_t len,
        unsigned flags)
 {
     uint64_t h = bl_hash(key, len);
-    size_t i = bl_probe(ix, key, len, h);
-    uint32_t off;
+    size_t pos = bl_probe(ix, key, len, h);
+    uint32_t off = bl_slot_off(ix, pos);
 
-    if (ix->slots[i] != 0) {
-        ix->arena[ix->slots[i] + 1] |= (char)(flags & (BL_PLAIN | BL_WILD));
+    if (off != 0) {
+        ix->arena[off + 1] |= (char)(flags & (BL_PLAIN | BL_WILD));
         return 0;
     }
-    if ((ix->count + 1) * 4 > (ix->mask + 1) * 3) {
+    if ((ix->count + 1) * 4 > bl_nslots(ix) * 3) {
         if (bl_table_grow(ix) != 0) {
             return -ENOMEM;
         }
-        i = bl_probe(ix, key, len, h);
+        pos = bl_probe(ix, key, len, h);
     }
     off = bl_record(ix, key, len, flags);
     if (off == 0) {
         return -ENOMEM;
     }
-    ix->slots[i] = off;
-    ix->tags[i] = (uint8_t)(h >> 56);
+    bl_slot_set(ix, pos, bl_tag(h), off);
     ix->count++;
     return 0;
 }
@@ -490,27 +547,8 @@ bl_read_file(const char *path, char **text, size_t *len)
     return 0;
 }
 
-static int
-bl_load_file(struct bl_parse *p, const char *path)
-{
-    char *text;
-    size_t len;
-    int rc = bl_read_file(path, &text, &len);
-
-    if (rc != 0) {
-        snprintf(p->err, p->errlen, "%s: cannot read: %s", path,
-                 strerror(-rc));
-        return rc;
-    }
-    p->list = path;
-    p->line = 0;
-    rc = bl_parse_text(p, text, len);
-    free(text);
-    return rc;
-}
-
 static struct blocklist_index *
-bl_new(size_t nlists)
+bl_new(void)
 {
     struct blocklist_index *ix = calloc(1, sizeof(*ix));
 
@@ -520,44 +558,137 @@ bl_new(size_t nlists)
     ix->cap = 1 << 16;
     ix->arena = malloc(ix->cap);
     ix->used = 1;
-    ix->lists = calloc(nlists + 1, sizeof(*ix->lists));
-    ix->list_end = calloc(nlists + 1, sizeof(*ix->list_end));
-    if (ix->arena == NULL || ix->lists == NULL || ix->list_end == NULL ||
-        bl_table_alloc(ix, BL_SLOTS_MIN) != 0) {
+    if (ix->arena == NULL || bl_table_alloc(ix, BL_BUCKETS_MIN) != 0) {
         blocklist_index_free(ix);
         return NULL;
     }
     return ix;
 }
 
+/* Start a new list named name: its records follow in the arena. */
+static int
+bl_list_begin(struct blocklist_builder *b, const char *name)
+{
+    struct blocklist_index *ix = b->ix;
+    size_t cap = b->lists_cap != 0 ? b->lists_cap * 2 : 8;
+    char **lists;
+    uint32_t *ends;
+
+    if (ix->nlists == b->lists_cap) {
+        lists = realloc(ix->lists, cap * sizeof(*lists));
+        ix->lists = lists != NULL ? lists : ix->lists;
+        ends = realloc(ix->list_end, cap * sizeof(*ends));
+        ix->list_end = ends != NULL ? ends : ix->list_end;
+        if (lists == NULL || ends == NULL) {
+            return -ENOMEM;
+        }
+        b->lists_cap = cap;
+    }
+    ix->lists[ix->nlists] = strdup(name);
+    if (ix->lists[ix->nlists] == NULL) {
+        return -ENOMEM;
+    }
+    ix->list_end[ix->nlists++] = (uint32_t)ix->used;
+    return 0;
+}
+
+struct blocklist_builder *
+blocklist_builder_new(void)
+{
+    struct blocklist_builder *b = calloc(1, sizeof(*b));
+
+    if (b != NULL && (b->ix = bl_new()) == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int
+blocklist_builder_add_text(struct blocklist_builder *b, const char *name,
+                           const char *text, size_t len, char *err,
+                           size_t errlen)
+{
+    struct blocklist_index *ix = b->ix;
+    struct bl_parse p = {ix, name, 0, err, errlen};
+    int rc = bl_list_begin(b, name);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return rc;
+    }
+    rc = bl_parse_text(&p, text, len);
+    ix->list_end[ix->nlists - 1] = (uint32_t)ix->used;
+    return rc;
+}
+
+int
+blocklist_builder_add_file(struct blocklist_builder *b, const char *path,
+                           char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = bl_read_file(path, &text, &len);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
+        return rc;
+    }
+    rc = blocklist_builder_add_text(b, path, text, len, err, errlen);
+    free(text);
+    return rc;
+}
+
+/* Give back the arena's unused tail once loading is over. */
+static void
+bl_shrink(struct blocklist_index *ix)
+{
+    char *p = realloc(ix->arena, ix->used);
+
+    if (p != NULL) {
+        ix->arena = p;
+        ix->cap = ix->used;
+    }
+}
+
+struct blocklist_index *
+blocklist_builder_finish(struct blocklist_builder *b)
+{
+    struct blocklist_index *ix = b->ix;
+
+    bl_shrink(ix);
+    free(b);
+    return ix;
+}
+
+void
+blocklist_builder_free(struct blocklist_builder *b)
+{
+    if (b != NULL) {
+        blocklist_index_free(b->ix);
+        free(b);
+    }
+}
+
 struct blocklist_index *
 blocklist_index_load(const char *const *paths, size_t n, char *err,
                      size_t errlen)
 {
-    struct blocklist_index *ix = bl_new(n);
-    struct bl_parse p = {ix, "", 0, err, errlen};
+    struct blocklist_builder *b = blocklist_builder_new();
     int rc = 0;
 
-    if (ix == NULL) {
+    if (b == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        ix->lists[i] = strdup(paths[i]);
-        if (ix->lists[i] == NULL) {
-            snprintf(err, errlen, "out of memory");
-            rc = -ENOMEM;
-            break;
-        }
-        ix->nlists = i + 1;
-        rc = bl_load_file(&p, paths[i]);
-        ix->list_end[i] = (uint32_t)ix->used;
+        rc = blocklist_builder_add_file(b, paths[i], err, errlen);
     }
     if (rc != 0) {
-        blocklist_index_free(ix);
+        blocklist_builder_free(b);
         return NULL;
     }
-    return ix;
+    return blocklist_builder_finish(b);
 }
 
 /* ---- lookups --------------------------------------------------------- */
@@ -566,7 +697,7 @@ static uint32_t
 bl_find(const struct blocklist_index *ix, const char *key, size_t len,
         uint64_t h)
 {
-    return ix->slots[bl_probe(ix, key, len, h)];
+    return bl_slot_off(ix, bl_probe(ix, key, len, h));
 }
 
 /* The list a record came from: the first whose end lies past it. */
@@ -640,7 +771,7 @@ blocklist_index_bytes(const struct blocklist_index *ix)
     if (ix == NULL) {
         return 0;
     }
-    bytes = sizeof(*ix) + (ix->mask + 1) * (sizeof(*ix->slots) + 1) +
+    bytes = sizeof(*ix) + (ix->bmask + 1) * sizeof(*ix->buckets) +
             ix->cap + ix->nlists * (sizeof(char *) + sizeof(uint32_t));
     for (size_t i = 0; i < ix->nlists; i++) {
         bytes += ix->lists[i] != NULL ? strlen(ix->lists[i]) + 1 : 0;
@@ -659,8 +790,7 @@ blocklist_index_free(struct blocklist_index *ix)
     }
     free(ix->lists);
     free(ix->list_end);
-    free(ix->slots);
-    free(ix->tags);
+    free(ix->buckets);
     free(ix->arena);
     free(ix);
 }

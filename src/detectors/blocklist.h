@@ -16,8 +16,10 @@
  * The index is built once and never changes: lookups from any number of
  * threads need no lock, and a reload builds a new index beside the old.
  * It is an open-addressing hash table of 32-bit offsets into one string
- * arena, with a one-byte hash tag per slot, kept at most three quarters
- * full: about 5 to 10 bytes a slot per entry, plus the name and 3 bytes.
+ * arena, laid out in 64-byte buckets of 12 slots with a one-byte hash tag
+ * each, so a probe reads one cache line and touches the arena only on a
+ * tag match.  It is kept at most three quarters full: 7 to 14 bytes of
+ * table per entry, plus the name and 3 bytes in the arena.
  */
 #ifndef DD_BLOCKLIST_H
 #define DD_BLOCKLIST_H
@@ -38,11 +40,31 @@ struct blocklist_hit {
  * index).  An entry listed twice keeps its first list.  On error returns
  * NULL and writes one line to err naming the list and line, such as
  *   "lists/ads.txt:12: invalid name 'foo bar'"
- * The caller owns the index.  Any thread.
+ * The caller owns the index.  Any thread.  Same as a builder fed each
+ * file in turn.
  */
 struct blocklist_index *blocklist_index_load(const char *const *paths,
                                              size_t n, char *err,
                                              size_t errlen);
+
+/*
+ * Building an index list by list, from files or from memory (ConfigMap
+ * data, a fuzzer's input).  new() returns NULL when out of memory.  Each
+ * add returns 0, or a negative errno with one line in err as above; after
+ * a failed add the builder holds part of that list, so free it.  finish()
+ * consumes the builder and returns the index, which the caller owns.  A
+ * builder belongs to one thread.
+ */
+struct blocklist_builder;
+
+struct blocklist_builder *blocklist_builder_new(void);
+int blocklist_builder_add_text(struct blocklist_builder *b, const char *name,
+                               const char *text, size_t len, char *err,
+                               size_t errlen);
+int blocklist_builder_add_file(struct blocklist_builder *b, const char *path,
+                               char *err, size_t errlen);
+struct blocklist_index *blocklist_builder_finish(struct blocklist_builder *b);
+void blocklist_builder_free(struct blocklist_builder *b);
 
 /*
  * Look qname (qlen bytes, lowercase, no trailing dot) up: walks its

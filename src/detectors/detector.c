@@ -6,6 +6,7 @@
 #include <libpsl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "event/dnswire.h"
@@ -13,19 +14,25 @@
 static pthread_once_t detector_psl_once = PTHREAD_ONCE_INIT;
 static const psl_ctx_t *detector_psl;
 
+/* Counts are cleared for the bytes present only, not all 256. */
 double
 detector_entropy(const char *s, size_t n)
 {
-    unsigned counts[256] = {0};
+    uint16_t counts[256];
     double h = 0.0;
 
     for (size_t i = 0; i < n; i++) {
+        counts[(unsigned char)s[i]] = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
         counts[(unsigned char)s[i]]++;
     }
-    for (size_t c = 0; c < 256 && n > 0; c++) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i];
         if (counts[c] != 0) {
             double p = (double)counts[c] / (double)n;
             h -= p * log2(p);
+            counts[c] = 0;
         }
     }
     return h;
@@ -41,14 +48,33 @@ detector_psl_load(void)
     }
 }
 
+/*
+ * libpsl takes the better part of a microsecond per name, and the chain
+ * asks for the same name once per detector: each thread remembers its
+ * last answer as an offset into the name.
+ */
 const char *
 detector_registrable(const char *qname)
 {
-    pthread_once(&detector_psl_once, detector_psl_load);
-    if (detector_psl == NULL || qname[0] == '\0') {
+    static _Thread_local char last[EVENT_QNAME_MAX];
+    static _Thread_local int last_off = -1;
+    const char *reg;
+    size_t len;
+
+    if (qname[0] == '\0') {
         return NULL;
     }
-    return psl_registrable_domain(detector_psl, qname);
+    if (strncmp(qname, last, sizeof(last)) == 0) {
+        return last_off >= 0 ? qname + last_off : NULL;
+    }
+    pthread_once(&detector_psl_once, detector_psl_load);
+    reg = detector_psl != NULL ? psl_registrable_domain(detector_psl, qname)
+                               : NULL;
+    len = strnlen(qname, sizeof(last) - 1);
+    memcpy(last, qname, len);
+    last[len] = '\0';
+    last_off = reg != NULL ? (int)(reg - qname) : -1;
+    return reg;
 }
 
 int

@@ -175,7 +175,8 @@ tunnel_label_check(const struct tunnel *t, const char *s, size_t n,
 /*
  * Judge the labels of the subdomain part (plen bytes, the dot before the
  * parent excluded).  Returns 1 at the first that stands out; otherwise 0
- * with out describing the longest label.
+ * with out->label and out->len giving the longest label (its entropy is
+ * left 0: the hot path has no use for it).
  */
 static int
 tunnel_name_check(const struct tunnel *t, const char *q, size_t plen,
@@ -194,7 +195,6 @@ tunnel_name_check(const struct tunnel *t, const char *q, size_t plen,
         if (out->label == NULL || i - start > out->len) {
             out->label = q + start;
             out->len = i - start;
-            out->entropy = detector_entropy(q + start, i - start);
         }
         start = i + 1;
     }
@@ -434,6 +434,9 @@ tunnel_explain(struct detector *d, const char *qname, json_t *obj)
     int fire = plen > 0 && tunnel_name_check(t, name, plen, &l);
     json_t *o = json_object();
 
+    if (!fire && l.label != NULL) {
+        l.entropy = detector_entropy(l.label, l.len);
+    }
     json_object_set_new(o, "excluded", excluded ? json_string(excluded)
                                                 : json_null());
     json_object_set_new(o, "parent", parent ? json_string(parent)

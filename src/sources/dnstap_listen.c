@@ -285,7 +285,8 @@ dnstap_listen_serve(struct dnstap_listen *l, struct dnstap_listen_conn *c,
         reason = dnstap_listen_read(l, c);
     }
     if (reason == NULL && dnstap_listen_flush(c) < 0) {
-        reason = "write_error";
+        /* A sender may leave right after STOP without reading FINISH. */
+        reason = c->stopped ? "stopped" : "write_error";
     }
     if (reason == NULL && c->stopped && c->out_len == 0) {
         reason = "stopped";

@@ -58,10 +58,22 @@ def norm_addr(text):
         return text
 
 
+ESCAPE_RE = re.compile(r"\\(\d{3}|.)")
+
+
+def unescape(name):
+    """Presentation-form escapes (\\DDD and \\X) to the bytes they
+    stand for, so that decoders that escape different characters (the
+    daemon escapes all but [a-z0-9-_], miekg/dns only specials) compare
+    equal."""
+    return ESCAPE_RE.sub(lambda m: chr(int(m.group(1))) if
+                         m.group(1).isdigit() else m.group(1), name)
+
+
 def norm_name(name):
-    """Lowercase, no trailing dot, "." for the root."""
-    name = name.strip().lower()
-    if name in ("", "."):
+    """Lowercase, unescaped, no trailing dot, "." for the root."""
+    name = unescape(name.strip()).lower()
+    if name in ("", ".", "<root>"):  # tshark writes the root as <Root>
         return "."
     return name[:-1] if name.endswith(".") else name
 
@@ -245,8 +257,8 @@ def response_keys(msgs):
 
 def _event_key(e):
     return _key(e["role"], e["transport"], e["client"], e["client_port"],
-                e["server"], e["server_port"], e["id"], e["qname"],
-                e["qtype"])
+                e["server"], e["server_port"], e["id"],
+                norm_name(e["qname"] or ""), e["qtype"])
 
 
 def event_query_keys(events):

@@ -168,10 +168,11 @@ def http_get(url, headers=None, timeout=5.0):
 class Process:
     """One foreground child process with its log file, stopped by PID."""
 
-    def __init__(self, name, argv, workdir, env=None):
+    def __init__(self, name, argv, workdir, env=None, cwd=None):
         self.name = name
         self.argv = argv
         self.workdir = workdir
+        self.cwd = cwd or workdir
         self.env = env
         self.proc = None
         self.log_path = os.path.join(workdir, name + ".log")
@@ -181,7 +182,7 @@ class Process:
         """Start the process, stdout and stderr to files in workdir."""
         self._out = open(self.out_path, "wb")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, cwd=self.workdir,
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd,
                                      stdout=self._out, stderr=self._log,
                                      stdin=subprocess.DEVNULL, env=self.env)
         return self
@@ -813,7 +814,9 @@ class Daemon(Process):
         self.findings_path = os.path.join(self.dir, "findings.jsonl")
         self.metrics_port = free_port()
         self.health_port = free_port()
-        super().__init__(name, self._argv(extra_args), self.dir)
+        # From the project root: the daemon finds its data files (the
+        # DGA model, the DoH lists) by paths relative to it.
+        super().__init__(name, self._argv(extra_args), self.dir, cwd=ROOT)
 
     def _argv(self, extra_args):
         argv = [daemon_binary(), "--standalone", "--config", self.config,
@@ -925,7 +928,7 @@ def replay(path, events_out=None, config=None, workdir=None, timeout=300,
         argv += ["--events-out", events_out]
     argv += list(extra_args)
     proc = subprocess.run(argv, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=ROOT)
     findings = [json.loads(x) for x in proc.stdout.splitlines()
                 if x.strip().startswith("{")]
     return proc, parse_summary(proc.stderr), findings
@@ -973,8 +976,12 @@ class Tcpdump(Process):
 
     def __init__(self, workdir, path, bpf, iface="lo", name="tcpdump"):
         self.path = path
+        # --immediate-mode: without it libpcap hands packets over in
+        # blocks up to a second late, and a stop loses the last block.
         super().__init__(name, [which("tcpdump"), "-i", iface, "-n", "-U",
-                                "-s", "0", "-w", path, bpf], workdir)
+                                "--immediate-mode", "-B", "32768", "-s",
+                                "0", "-w", path,
+                                bpf], workdir)
 
     def start(self):
         super().start()
@@ -987,6 +994,10 @@ class Tcpdump(Process):
         return "listening on" in self.log_text()
 
     def finish(self):
-        time.sleep(0.5)
+        """Stop; returns the file path.  self.kernel_dropped is then
+        what tcpdump reported as dropped by the kernel."""
+        time.sleep(1.0)
         self.stop(signal.SIGINT)
+        m = re.search(r"(\d+) packets dropped by kernel", self.log_text())
+        self.kernel_dropped = int(m.group(1)) if m else None
         return self.path

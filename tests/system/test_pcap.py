@@ -86,6 +86,7 @@ def record(workdir, auth, procs):
     td.start()
     sent = send_wire_traffic(ub, workdir)
     td.finish()
+    assert td.kernel_dropped == 0, "tcpdump lost packets: no reference"
     ub.stop()
     return path, sent
 
@@ -157,6 +158,7 @@ def test_pcap_live_interface(daemon_bin, workdir, auth, procs):
                             host6=None)
     time.sleep(1.0)
     td.finish()
+    assert td.kernel_dropped == 0, "tcpdump lost packets: no reference"
     ref = R.tshark_messages(path, qtype_names=qtype_names())
     sides = R.count_sides(ref)
     assert sides["query"] == sent

@@ -440,6 +440,10 @@ test_counts_exact_fit(void **state)
     assert_int_equal(ev.answer_count, 1);
     assert_int_equal(ev.answers[0].rdlen, 0);
 
+    /* One byte less and the counts alone rule it out. */
+    m.n--;
+    assert_int_equal(parse_mb(&m, &ev), -DNSWIRE_E_COUNTS);
+    m.n++;
     m.b[9] = 2;
     assert_int_equal(parse_mb(&m, &ev), -DNSWIRE_E_COUNTS);
 }

@@ -520,7 +520,6 @@ test_flow_events(void **state)
     struct conn dot = {r, 10, 40853, 853, 0};
     struct conn doh = {r, 11, 40443, 443, 1};
     struct conn mid = {r, 12, 40854, 853, 0};
-    struct conn web = {r, 13, 40080, 80, 0};
 
     handshake(&dot);
     seg(&dot, 1, NETPKT_TCP_SYN, 100, NULL, 0, 2 * SEC);  /* again */
@@ -547,19 +546,40 @@ test_flow_events(void **state)
     assert_int_equal(s.flow[2].client_port, 40854);
     assert_int_equal(s.flow[2].server_port, 853);
 
+    assert_int_equal(s.nmsg, 0);
+    tcpreasm_free(r);
+}
+
+static void
+test_flow_close_and_ports(void **state)
+{
+    struct seen s;
+    struct tcpreasm *r = table(&s, 0, 0, 0);
+    struct conn dot = {r, 10, 40853, 853, 0};
+    struct conn web = {r, 13, 40080, 80, 0};
+
+    handshake(&dot);
+    seg(&dot, 1, NETPKT_TCP_ACK, 101, "hello", 5, 2 * SEC);
+    assert_int_equal(s.nflow, 1);
+
     /* Closed by both FINs; a new connection on the same ports counts. */
     seg(&dot, 1, NETPKT_TCP_FIN | NETPKT_TCP_ACK, 106, NULL, 0, 5 * SEC);
     seg(&dot, 0, NETPKT_TCP_FIN | NETPKT_TCP_ACK, 501, NULL, 0, 5 * SEC);
     seg(&dot, 1, NETPKT_TCP_ACK, 107, NULL, 0, 5 * SEC);
-    assert_int_equal(s.nflow, 3);
+    assert_int_equal(s.nflow, 1);
+    assert_int_equal(tcpreasm_flow_count(r), 0);
     seg(&dot, 1, NETPKT_TCP_SYN, 9999, NULL, 0, 6 * SEC);
-    assert_int_equal(s.nflow, 4);
+    assert_int_equal(s.nflow, 2);
+    assert_int_equal(s.flow[1].time_ns, 6 * SEC);
 
-    assert_int_equal(seg(&web, 1, NETPKT_TCP_SYN, 1, NULL, 0, 6 * SEC),
+    /* A RST ends it too; a port that is not tracked is refused. */
+    seg(&dot, 0, NETPKT_TCP_RST, 501, NULL, 0, 7 * SEC);
+    assert_int_equal(tcpreasm_flow_count(r), 0);
+    assert_int_equal(seg(&web, 1, NETPKT_TCP_SYN, 1, NULL, 0, 7 * SEC),
                      -EPROTONOSUPPORT);
-    assert_int_equal(s.nflow, 4);
-    assert_int_equal(s.nmsg, 0);
-    assert_int_equal(tcpreasm_stats(r)->flow_events, 4);
+    assert_int_equal(tcpreasm_flow_count(r), 0);
+    assert_int_equal(s.nflow, 2);
+    assert_int_equal(tcpreasm_stats(r)->flow_events, 2);
     tcpreasm_free(r);
 }
 
@@ -604,6 +624,7 @@ main(void)
         cmocka_unit_test(test_largest_message),
         cmocka_unit_test(test_midstream_start),
         cmocka_unit_test(test_flow_events),
+        cmocka_unit_test(test_flow_close_and_ports),
         cmocka_unit_test(test_not_tcp_and_bad_config),
     };
 
