@@ -8,6 +8,8 @@
 
 #include "detectors/blocklist.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* Look up every whitespace-separated token of the input, as given. */
 static void
 fuzz_lookups(const struct blocklist_index *ix, const char *s, size_t n)

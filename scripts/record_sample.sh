@@ -145,7 +145,9 @@ start_servers() {
         -u "$WORK/dnstap.sock" -w "$WORK/sample.dnstap"
     wait_until 10 "fstrm_capture" test -S "$WORK/dnstap.sock"
 
-    start tcpdump tcpdump -i lo -n -U --immediate-mode -s 0 \
+    # Immediate mode and a 32 MB buffer: without them the kernel drops
+    # packets of the tunnel's bursts, and the last block at exit.
+    start tcpdump tcpdump -i lo -n -U --immediate-mode -B 32768 -s 0 \
         -w "$WORK/sample.pcap" \
         "port 53 or port $ALT_PORT"
     wait_until 10 "tcpdump" grep -q "listening on" "$WORK/tcpdump.log"
@@ -253,6 +255,8 @@ publish() {
     for f in sample.dnstap sample.pcap; do
         [ -s "$WORK/$f" ] || die "$f is empty"
     done
+    grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log" ||
+        die "tcpdump lost packets: $(grep dropped "$WORK/tcpdump.log")"
     mkdir -p "$OUT"
     for f in sample.dnstap sample.pcap timeline.tsv; do
         cp "$WORK/$f" "$OUT/$f.tmp"

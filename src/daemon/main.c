@@ -84,6 +84,7 @@ main_open_pipeline(struct main_run *r)
         .txn_capacity = 16384,
         .txn_hold_ns = 5 * MAIN_SECOND,
         .dedup_window_ns = 60 * MAIN_SECOND,
+        .live = r->opt.replay == NULL,
     };
     char err[512];
 

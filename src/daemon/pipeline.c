@@ -129,6 +129,25 @@ pipeline_free(struct pipeline *p)
     free(p);
 }
 
+/* Write obj as one compact JSON line; flushed when the sink is live. */
+static void
+pipeline_write_json(struct pipeline *p, FILE *out, json_t *obj)
+{
+    char buf[8192];
+    size_t n = json_dumpb(obj, buf, sizeof(buf) - 1, JSON_COMPACT);
+
+    if (n < sizeof(buf) - 1) {
+        buf[n++] = '\n';
+        fwrite(buf, 1, n, out);
+    } else {
+        json_dumpf(obj, out, JSON_COMPACT);
+        fputc('\n', out);
+    }
+    if (p->opt.live) {
+        fflush(out);
+    }
+}
+
 /* Write one SecurityEvent line. */
 static void
 pipeline_write(struct pipeline *p, const struct finding *f)
@@ -139,9 +158,7 @@ pipeline_write(struct pipeline *p, const struct finding *f)
         metrics_dropped("out_of_memory");
         return;
     }
-    json_dumpf(obj, p->opt.findings, JSON_COMPACT);
-    fputc('\n', p->opt.findings);
-    fflush(p->opt.findings);
+    pipeline_write_json(p, p->opt.findings, obj);
     json_decref(obj);
     metrics_inc(p->written);
 }
@@ -239,8 +256,7 @@ pipeline_on_event(void *ctx, const struct event *ev)
     if (p->opt.events != NULL) {
         json_t *o = evjson_build(ev);
         if (o != NULL) {
-            json_dumpf(o, p->opt.events, JSON_COMPACT);
-            fputc('\n', p->opt.events);
+            pipeline_write_json(p, p->opt.events, o);
             json_decref(o);
         }
     }

@@ -29,6 +29,7 @@ struct pipeline_options {
     size_t txn_capacity;           /* pending transactions */
     uint64_t txn_hold_ns;          /* how long a query waits */
     uint64_t dedup_window_ns;      /* merge window per finding key */
+    int live;                      /* flush sinks after every line */
 };
 
 /* Totals for the end-of-run summary. */

@@ -49,32 +49,69 @@ detector_psl_load(void)
 }
 
 /*
- * libpsl takes the better part of a microsecond per name, and the chain
- * asks for the same name once per detector: each thread remembers its
- * last answer as an offset into the name.
+ * libpsl takes the better part of a microsecond per name, and names
+ * repeat: each thread keeps a direct-mapped cache of answers, keyed by a
+ * 64-bit hash of the name and its length, holding the offset of the
+ * registrable part.  A slot is overwritten by the next name that maps to
+ * it.  Two names sharing hash and length would share an answer; with a
+ * 64-bit hash that is vanishingly rare, and the offset is still checked to
+ * fall on a label boundary inside the name.
  */
+#define DETECTOR_PSL_SLOTS 4096
+
+struct detector_psl_slot {
+    uint64_t hash;      /* 0: empty */
+    int16_t len;        /* strlen of the name */
+    int16_t off;        /* registrable part, or -1 for none */
+};
+
+static uint64_t
+detector_hash(const char *s, size_t *len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t n = 0;
+
+    for (; s[n] != '\0'; n++) {
+        h = (h ^ (uint8_t)s[n]) * 0x100000001b3ull;
+    }
+    *len = n;
+    return h | 1;
+}
+
+static int
+detector_psl_ask(const char *qname)
+{
+    const char *reg;
+
+    pthread_once(&detector_psl_once, detector_psl_load);
+    reg = detector_psl != NULL ? psl_registrable_domain(detector_psl, qname)
+                               : NULL;
+    return reg != NULL ? (int)(reg - qname) : -1;
+}
+
 const char *
 detector_registrable(const char *qname)
 {
-    static _Thread_local char last[EVENT_QNAME_MAX];
-    static _Thread_local int last_off = -1;
-    const char *reg;
+    static _Thread_local struct detector_psl_slot cache[DETECTOR_PSL_SLOTS];
+    struct detector_psl_slot *slot;
     size_t len;
+    uint64_t h;
 
     if (qname[0] == '\0') {
         return NULL;
     }
-    if (strncmp(qname, last, sizeof(last)) == 0) {
-        return last_off >= 0 ? qname + last_off : NULL;
+    h = detector_hash(qname, &len);
+    slot = &cache[h % DETECTOR_PSL_SLOTS];
+    if (slot->hash != h || slot->len != (int16_t)len) {
+        slot->hash = h;
+        slot->len = (int16_t)len;
+        slot->off = (int16_t)detector_psl_ask(qname);
     }
-    pthread_once(&detector_psl_once, detector_psl_load);
-    reg = detector_psl != NULL ? psl_registrable_domain(detector_psl, qname)
-                               : NULL;
-    len = strnlen(qname, sizeof(last) - 1);
-    memcpy(last, qname, len);
-    last[len] = '\0';
-    last_off = reg != NULL ? (int)(reg - qname) : -1;
-    return reg;
+    if (slot->off < 0 || (size_t)slot->off >= len ||
+        (slot->off > 0 && qname[slot->off - 1] != '.')) {
+        return NULL;
+    }
+    return qname + slot->off;
 }
 
 int

@@ -61,8 +61,8 @@ struct tunnel {
     struct detector base;
     int tunneling;                   /* tunneling.enabled */
     int exfil;                       /* exfiltration.enabled */
-    struct config_tunnel t;
-    struct config_exfil x;
+    struct config_tunnel tun;        /* tunneling settings */
+    struct config_exfil exf;         /* exfiltration settings */
     unsigned unique_max;             /* uniqueSubdomains, clamped */
     uint64_t idle_ns;                /* an entry idle this long is free */
     struct metrics_series *evicted;  /* live entries pushed out */
@@ -157,9 +157,9 @@ tunnel_label_check(const struct tunnel *t, const char *s, size_t n,
     if (n >= 4 && memcmp(s, "xn--", 4) == 0) {
         return 0;
     }
-    if (n > t->t.max_label_len) {
+    if (n > t->tun.max_label_len) {
         double e = detector_entropy(s, n);
-        if (e >= t->t.min_entropy) {
+        if (e >= t->tun.min_entropy) {
             *out = (struct tunnel_label){s, n, e, "long-label"};
             return 1;
         }
@@ -285,8 +285,8 @@ tunnel_report_label(const struct event *ev, const char *parent,
     finding_signal(&f, "label_length", "%zu", l->len);
     finding_signal(&f, "entropy", "%.3f", l->entropy);
     finding_signal(&f, "reason", "%s", l->reason);
-    finding_signal(&f, "max_label_length", "%u", t->t.max_label_len);
-    finding_signal(&f, "min_entropy", "%.3f", t->t.min_entropy);
+    finding_signal(&f, "max_label_length", "%u", t->tun.max_label_len);
+    finding_signal(&f, "min_entropy", "%.3f", t->tun.min_entropy);
     report(ctx, &f);
 }
 
@@ -305,7 +305,7 @@ tunnel_report_names(const struct event *ev, const char *parent,
     finding_signal(&f, "txt_null_queries", "%u", e->txt_null);
     finding_signal(&f, "threshold", "%u", t->unique_max);
     finding_signal(&f, "window_seconds", "%.3f",
-                   (double)t->t.window_ns / 1e9);
+                   (double)t->tun.window_ns / 1e9);
     report(ctx, &f);
 }
 
@@ -322,9 +322,9 @@ tunnel_report_bytes(const struct event *ev, const char *parent,
     finding_signal(&f, "bytes", "%llu", (unsigned long long)e->bytes);
     finding_signal(&f, "queries", "%u", e->queries);
     finding_signal(&f, "bytes_per_window", "%llu",
-                   (unsigned long long)t->x.bytes_per_window);
+                   (unsigned long long)t->exf.bytes_per_window);
     finding_signal(&f, "window_seconds", "%.3f",
-                   (double)t->x.window_ns / 1e9);
+                   (double)t->exf.window_ns / 1e9);
     report(ctx, &f);
 }
 
@@ -336,7 +336,7 @@ tunnel_count_names(struct tunnel *t, struct tunnel_entry *e,
 {
     uint64_t now = ev->time_ns;
 
-    if (now >= e->names_start_ns + t->t.window_ns) {
+    if (now >= e->names_start_ns + t->tun.window_ns) {
         e->names_start_ns = now;
         e->nseen = 0;
         e->txt_null = 0;
@@ -358,7 +358,7 @@ tunnel_count_bytes(struct tunnel *t, struct tunnel_entry *e,
 {
     uint64_t now = ev->time_ns;
 
-    if (now >= e->bytes_start_ns + t->x.window_ns) {
+    if (now >= e->bytes_start_ns + t->exf.window_ns) {
         e->bytes_start_ns = now;
         e->bytes = 0;
         e->queries = 0;
@@ -386,7 +386,7 @@ tunnel_windows(struct tunnel *t, const struct event *ev, const char *parent,
     }
     if (t->exfil) {
         tunnel_count_bytes(t, e, ev);
-        if (!e->bytes_fired && e->bytes > t->x.bytes_per_window) {
+        if (!e->bytes_fired && e->bytes > t->exf.bytes_per_window) {
             e->bytes_fired = 1;
             tunnel_report_bytes(ev, parent, t, e, report, ctx);
         }
@@ -448,8 +448,8 @@ tunnel_explain(struct detector *d, const char *qname, json_t *obj)
     json_object_set_new(o, "reason", l.reason ? json_string(l.reason)
                                               : json_null());
     json_object_set_new(o, "max_label_length",
-                        json_integer(t->t.max_label_len));
-    json_object_set_new(o, "min_entropy", json_real(t->t.min_entropy));
+                        json_integer(t->tun.max_label_len));
+    json_object_set_new(o, "min_entropy", json_real(t->tun.min_entropy));
     json_object_set_new(o, "verdict", json_boolean(fire));
     json_object_set_new(obj, "tunneling", o);
 }
@@ -466,7 +466,7 @@ tunnel_free(struct detector *d)
 static void
 tunnel_limits(struct tunnel *t)
 {
-    t->unique_max = t->t.unique_subdomains;
+    t->unique_max = t->tun.unique_subdomains;
     if (t->unique_max > TUNNEL_SEEN_MAX) {
         log_warn("tunneling: uniqueSubdomains above the table's limit",
                  "configured=%u used=%u", t->unique_max, TUNNEL_SEEN_MAX);
@@ -475,8 +475,8 @@ tunnel_limits(struct tunnel *t)
     if (t->unique_max == 0) {
         t->unique_max = 1;
     }
-    t->idle_ns = t->t.window_ns > t->x.window_ns ? t->t.window_ns
-                                                 : t->x.window_ns;
+    t->idle_ns = t->tun.window_ns > t->exf.window_ns ? t->tun.window_ns
+                                                 : t->exf.window_ns;
 }
 
 struct detector *
@@ -497,8 +497,8 @@ tunnel_create(const struct config *cfg, char *err, size_t errlen)
     t->base.free = tunnel_free;
     t->tunneling = cfg->tunneling.enabled;
     t->exfil = cfg->exfiltration.enabled;
-    t->t = cfg->tunneling;
-    t->x = cfg->exfiltration;
+    t->tun = cfg->tunneling;
+    t->exf = cfg->exfiltration;
     tunnel_limits(t);
     t->evicted = metrics_counter("ugallu_dns_events_dropped_total",
                                  "reason=\"tunnel_table_full\"",

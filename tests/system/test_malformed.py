@@ -17,8 +17,6 @@ import os
 import struct
 import time
 
-import pytest
-
 import dnstap_wire as W
 import refdecode as R
 import servers as S

@@ -17,9 +17,8 @@ the daemon on lo (--interface) beside tcpdump and compares the two.
 
 import os
 import random
+import subprocess
 import time
-
-import pytest
 
 import refdecode as R
 import servers as S
@@ -134,7 +133,7 @@ def test_pcap_replay_matches_tshark(daemon_bin, workdir, auth, procs):
 
     if S.which("editcap"):
         ng = path + "ng"
-        S.subprocess.run([S.which("editcap"), "-F", "pcapng", path, ng],
+        subprocess.run([S.which("editcap"), "-F", "pcapng", path, ng],
                          check=True)
         check_replay(ng, workdir, ref, "pcapng")
 

@@ -595,8 +595,8 @@ test_tunnel_quiet(void **state)
         "3f9a2b7c1d8e4f6a0b5c9d2e7f1a3b8c.headless.ns.svc.cluster.local",
         "10-244-1-5.default.pod.cluster.local",
         "4.3.2.1.in-addr.arpa",
-        "b.a.9.8.7.6.5.4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
-        ".ip6.arpa",
+        ("b.a.9.8.7.6.5.4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
+         ".ip6.arpa"),
         "_acme-challenge.q8z7x6w5v4u3t2s1r0q9p8o7n6m5l4k3.example.com",
         "s1k7h3j9d2f8g4a6z0x5c1v7b3n9m2q4w8e6._domainkey.example.com",
         "xn--4gbrim1a2b3c4d5e6f7g8h9i0j.example.com",
