@@ -134,13 +134,14 @@ static void
 pipeline_write_json(struct pipeline *p, FILE *out, json_t *obj)
 {
     char buf[8192];
-    size_t n = json_dumpb(obj, buf, sizeof(buf) - 1, JSON_COMPACT);
+    size_t n = json_dumpb(obj, buf, sizeof(buf) - 1,
+                          JSON_COMPACT | JSON_REAL_PRECISION(9));
 
     if (n < sizeof(buf) - 1) {
         buf[n++] = '\n';
         fwrite(buf, 1, n, out);
     } else {
-        json_dumpf(obj, out, JSON_COMPACT);
+        json_dumpf(obj, out, JSON_COMPACT | JSON_REAL_PRECISION(9));
         fputc('\n', out);
     }
     if (p->opt.live) {
@@ -385,7 +386,7 @@ pipeline_explain(struct pipeline *p, const char *qname, FILE *out)
 {
     json_t *o = chain_explain(p->chain, qname);
 
-    json_dumpf(o, out, JSON_COMPACT);
+    json_dumpf(o, out, JSON_COMPACT | JSON_REAL_PRECISION(6));
     fputc('\n', out);
     json_decref(o);
 }

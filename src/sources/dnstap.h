@@ -23,9 +23,9 @@ enum dnstap_error {
     DNSTAP_OK = 0,
     DNSTAP_E_PROTOBUF,      /* "dnstap_protobuf": bad wire format */
     DNSTAP_E_NO_MESSAGE,    /* "dnstap_no_message": no Message field */
-    DNSTAP_E_BAD_TYPE,      /* "dnstap_bad_type": Dnstap.type is not
-                               MESSAGE, or Message.type missing or not
-                               1..14 */
+    DNSTAP_E_BAD_TYPE,      /* "dnstap_bad_type": Dnstap.type sent and
+                               not MESSAGE (left out is tolerated), or
+                               Message.type missing or not 1..14 */
     DNSTAP_E_BAD_FIELD,     /* "dnstap_bad_field": a port above 65535,
                                nanoseconds above 999999999, or seconds
                                past the year 2554 */

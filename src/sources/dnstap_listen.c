@@ -325,7 +325,12 @@ dnstap_listen_free_slot(struct dnstap_listen *l)
     return NULL;
 }
 
-/* Take a new connection into a free slot, or refuse it. */
+/*
+ * Take a new connection into a free slot, or refuse it.
+ * Known shortcoming: a connection that never sends anything keeps its
+ * slot until it closes (there is no idle or handshake timeout), so
+ * DNSTAP_LISTEN_MAX_CONN silent local clients can lock real senders out.
+ */
 static void
 dnstap_listen_adopt(struct dnstap_listen *l, int fd)
 {
@@ -565,6 +570,8 @@ dnstap_listen_bind_tcp(struct dnstap_listen *l, const char *addr,
         dnstap_listen_errf(err, errlen, "bad TCP address: %s", addr);
         return -EINVAL;
     }
+    /* Known shortcoming: only the first address that binds is served, so
+       a name with both an IPv4 and an IPv6 address listens on one. */
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = dnstap_listen_bind_ai(ai);
     }
@@ -581,6 +588,8 @@ dnstap_listen_bind_tcp(struct dnstap_listen *l, const char *addr,
 static void
 dnstap_listen_init(struct dnstap_listen *l, event_emit_fn *emit, void *ctx)
 {
+    struct metrics_series *frames = dnstap_listen_frames_metric();
+
     for (int i = 0; i < DNSTAP_LISTEN_SLOTS; i++) {
         l->fds[i] = -1;
     }
@@ -590,7 +599,7 @@ dnstap_listen_init(struct dnstap_listen *l, event_emit_fn *emit, void *ctx)
         l->conns[i].emit = emit;
         l->conns[i].ctx = ctx;
         l->conns[i].counters = &l->counters;
-        l->conns[i].frames_metric = dnstap_listen_frames_metric();
+        l->conns[i].frames_metric = frames;
     }
     l->m_connected = metrics_gauge("ugallu_dns_source_connected",
         "source=\"dnstap\"", "Senders or upstreams connected, by source");

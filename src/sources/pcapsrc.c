@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -43,6 +44,8 @@ struct pcapsrc {
     int linktype;              /* pcap_datalink() */
     int nano;                  /* timestamps are in nanoseconds */
     int live;                  /* an interface, not a file */
+    int fd;                    /* live: the descriptor to poll */
+    volatile sig_atomic_t broken;  /* pcapsrc_break() was called */
     event_emit_fn *emit;
     void *ctx;
     struct tcpreasm *tcp;
@@ -278,6 +281,7 @@ pcapsrc_new(struct pcapsrc **out, pcap_t *p, int live, event_emit_fn *emit,
     s->pcap = p;
     s->linktype = linktype;
     s->live = live;
+    s->fd = live ? pcap_get_selectable_fd(p) : -1;
     s->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
     s->emit = emit;
     s->ctx = ctx;
@@ -391,6 +395,12 @@ pcapsrc_open_live(struct pcapsrc **out, const char *iface,
         rc = pcapsrc_filter(p, filter != NULL ? filter :
                             PCAPSRC_DEFAULT_FILTER);
     }
+    if (rc == 0 && (pcap_setnonblock(p, 1, errbuf) != 0 ||
+                    pcap_get_selectable_fd(p) < 0)) {
+        log_error("cannot poll capture", "iface=%s error=\"%s\"", iface,
+                  errbuf);
+        rc = -EIO;
+    }
     if (rc < 0) {
         pcap_close(p);
         return rc;
@@ -427,21 +437,58 @@ pcapsrc_kernel_stats(struct pcapsrc *s, int force)
     s->stats.kernel_dropped = (uint64_t)ps.ps_drop + ps.ps_ifdrop;
 }
 
+static int
+pcapsrc_stopped(struct pcapsrc *s, volatile sig_atomic_t *stop)
+{
+    return s->broken || (stop != NULL && *stop != 0);
+}
+
+/*
+ * Wait until the live capture is readable or PCAPSRC_TIMEOUT_MS pass.
+ * The descriptor is polled here, not inside libpcap, because libpcap's
+ * own wait may block until a packet comes, however long that takes.
+ */
+static int
+pcapsrc_wait(struct pcapsrc *s)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+
+    if (poll(&pfd, 1, PCAPSRC_TIMEOUT_MS) < 0 && errno != EINTR) {
+        log_error("capture poll failed", "errno=%d", errno);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* One batch of packets; 1 at the end of a file or on pcap_breakloop. */
+static int
+pcapsrc_batch(struct pcapsrc *s)
+{
+    int rc = pcap_dispatch(s->pcap, PCAPSRC_BATCH, pcapsrc_packet,
+                           (u_char *)s);
+
+    if (rc == PCAP_ERROR_BREAK || (rc == 0 && !s->live)) {
+        return 1;
+    }
+    if (rc < 0) {
+        log_error("capture read failed", "error=\"%s\"",
+                  pcap_geterr(s->pcap));
+        return -EIO;
+    }
+    return 0;
+}
+
 int
 pcapsrc_run(struct pcapsrc *s, volatile sig_atomic_t *stop)
 {
-    int rc;
+    int rc = 0;
 
-    while (stop == NULL || *stop == 0) {
-        rc = pcap_dispatch(s->pcap, PCAPSRC_BATCH, pcapsrc_packet,
-                           (u_char *)s);
-        if (rc == PCAP_ERROR_BREAK || (rc == 0 && !s->live)) {
-            break;
+    while (rc == 0 && !pcapsrc_stopped(s, stop)) {
+        if (s->live) {
+            rc = pcapsrc_wait(s);
         }
-        if (rc < 0) {
-            log_error("capture read failed", "error=\"%s\"",
-                      pcap_geterr(s->pcap));
-            return -EIO;
+        if (rc == 0) {
+            rc = pcapsrc_batch(s);
         }
         if (s->live) {
             pcapsrc_kernel_stats(s, 0);
@@ -451,12 +498,14 @@ pcapsrc_run(struct pcapsrc *s, volatile sig_atomic_t *stop)
     if (s->live) {
         pcapsrc_kernel_stats(s, 1);
     }
-    return 0;
+    s->broken = 0;
+    return rc < 0 ? rc : 0;
 }
 
 void
 pcapsrc_break(struct pcapsrc *s)
 {
+    s->broken = 1;
     pcap_breakloop(s->pcap);
 }
 

@@ -89,8 +89,9 @@ int pcapsrc_open_live(struct pcapsrc **out, const char *iface,
 int pcapsrc_run(struct pcapsrc *s, volatile sig_atomic_t *stop);
 
 /*
- * Make a running pcapsrc_run() return soon.  Safe from a signal handler
- * or another thread (it only calls pcap_breakloop()).
+ * Make a running pcapsrc_run() return within PCAPSRC_TIMEOUT_MS (or
+ * after the current batch of a file).  Safe from a signal handler or
+ * another thread: it sets a flag and calls pcap_breakloop().
  */
 void pcapsrc_break(struct pcapsrc *s);
 

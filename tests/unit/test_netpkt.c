@@ -1009,6 +1009,14 @@ stopper_main(void *arg)
     return NULL;
 }
 
+static void *
+breaker_main(void *arg)
+{
+    usleep(200000);
+    pcapsrc_break(arg);
+    return NULL;
+}
+
 /* With no traffic at all, the stop flag still ends the run promptly. */
 static void
 test_live_stop_when_idle(void **state)
@@ -1032,8 +1040,15 @@ test_live_stop_when_idle(void **state)
     assert_int_equal(pcapsrc_run(s, &stop), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     pthread_join(th, NULL);
-    pcapsrc_close(s);
     assert_true(t1.tv_sec - t0.tv_sec < 2);
+
+    /* pcapsrc_break() from another thread does the same. */
+    assert_int_equal(pthread_create(&th, NULL, breaker_main, s), 0);
+    assert_int_equal(pcapsrc_run(s, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_join(th, NULL);
+    assert_true(t0.tv_sec - t1.tv_sec < 2);
+    pcapsrc_close(s);
 }
 
 /* "any" captures Linux cooked frames. */
