@@ -7,7 +7,7 @@ secs=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for target in "$build"/fuzz/fuzz_*; do
-    [ -x "$target" ] || continue
+    [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target" | sed 's/^fuzz_//')
     mkdir -p "$work/$name"
     cp fuzz/corpus/"$name"/* "$work/$name"/ 2>/dev/null || true

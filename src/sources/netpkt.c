@@ -220,6 +220,10 @@ netpkt_ipv4(const uint8_t *p, size_t len, struct netpkt *out,
 
     event_addr_set(&out->src, p + 12, 4);
     event_addr_set(&out->dst, p + 16, 4);
+    /*
+     * Fragments are not reassembled: a DNS message split over several
+     * IP packets (a large UDP response) is lost, only counted.
+     */
     frag = netpkt_be16(p + 6);
     if ((frag & 0x3fffu) != 0) {
         return -NETPKT_E_IP_FRAGMENT;  /* MF set or a non-zero offset */
@@ -251,7 +255,7 @@ netpkt_ipv6_ext(const uint8_t *p, size_t end, size_t *off, uint8_t *nh)
     if (*nh == NETPKT_IP6_FRAGMENT) {
         frag = netpkt_be16(p + *off + 2);
         if ((frag & 0xfff9u) != 0) {
-            return -NETPKT_E_IP_FRAGMENT;  /* offset or M set */
+            return -NETPKT_E_IP_FRAGMENT;  /* not reassembled, as IPv4 */
         }
         hlen = 8;  /* an atomic fragment (RFC 6946): carry on */
     } else {

@@ -61,6 +61,17 @@ struct pcapsrc {
 
 /* ---- one DNS message ---- */
 
+/* A query goes from client to server, a response the other way. */
+static void
+pcapsrc_endpoints(struct event *ev, const struct tcpreasm_dir *d,
+                  int response)
+{
+    ev->client = response ? d->dst : d->src;
+    ev->server = response ? d->src : d->dst;
+    ev->client_port = response ? d->dport : d->sport;
+    ev->server_port = response ? d->sport : d->dport;
+}
+
 /*
  * Parse msg, sent from d->src to d->dst at time_ns, into an event and
  * emit it.  Returns 0 or the negative dnswire error.
@@ -90,16 +101,8 @@ pcapsrc_dns(struct pcapsrc *s, const struct tcpreasm_dir *d,
     ev.time_ns = time_ns;
     if (h.flags & DNSWIRE_FLAG_QR) {
         ev.response_ns = time_ns;
-        ev.client = d->dst;
-        ev.server = d->src;
-        ev.client_port = d->dport;
-        ev.server_port = d->sport;
-    } else {
-        ev.client = d->src;
-        ev.server = d->dst;
-        ev.client_port = d->sport;
-        ev.server_port = d->dport;
     }
+    pcapsrc_endpoints(&ev, d, h.flags & DNSWIRE_FLAG_QR);
 
     s->stats.dns_messages++;
     s->emit(s->ctx, &ev);
@@ -214,6 +217,8 @@ pcapsrc_packet(u_char *user, const struct pcap_pkthdr *h,
         return;
     }
 
+    /* TCP off ports 53, 853 and 443 is not inspected: DNS over TCP on
+       an unusual port goes unseen (UDP is checked, see pcapsrc_udp). */
     if (pkt.proto == NETPKT_PROTO_UDP) {
         pcapsrc_udp(s, &pkt, time_ns);
     } else if (tcpreasm_input(s->tcp, &pkt, time_ns) < 0) {

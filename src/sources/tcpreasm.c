@@ -513,6 +513,8 @@ tcpreasm_trim(struct tcpreasm *r, struct tcpreasm_half *h, uint32_t *seq,
         return 1;
     }
     if (ahead < behind) {
+        /* No reordering queue: the message in progress is lost, and the
+           bytes skipped are ignored if they come later. */
         r->stats.out_of_order++;
         metrics_dropped("tcp_out_of_order");
         tcpreasm_half_drop(r, h);
