@@ -2,9 +2,11 @@
  * datadir.h - where the data files shipped with the product are found.
  *
  * The n-gram model, the default allowlist and the resolver lists live in
- * one directory: $UGALLU_DATA_DIR when set and not empty, else the
- * DATADIR the build defined (-DDATADIR="..."), else "data" relative to
- * the working directory (a source tree).
+ * one directory, the first of these that exists: $UGALLU_DATA_DIR when
+ * set and not empty; the installed DATADIR (-DDATADIR="...", the
+ * install prefix's share/ugallu-dns-detect); the source tree's data
+ * folder the binary was built from (-DSRC_DATADIR="..."); and "data"
+ * relative to the working directory.
  */
 #ifndef DD_DATADIR_H
 #define DD_DATADIR_H

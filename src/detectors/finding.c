@@ -63,10 +63,10 @@ finding_remove(struct finding *f, size_t i)
 
     memmove(f->buf + start, f->buf + start + len, f->used - start - len);
     f->used = (uint16_t)(f->used - len);
-    for (size_t j = i; j + 1 < f->nsignals; j++) {
+    f->nsignals--;
+    for (size_t j = i; j < f->nsignals && j + 1 < FINDING_SIGNALS_MAX; j++) {
         f->offs[j] = (uint16_t)(f->offs[j + 1] - len);
     }
-    f->nsignals--;
 }
 
 static int

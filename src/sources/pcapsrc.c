@@ -254,10 +254,18 @@ pcapsrc_metrics(struct pcapsrc *s)
         "Packets the kernel dropped before the pcap source read them.");
 }
 
-/* Wrap an opened pcap handle; closes it on failure. */
+static const char *
+pcapsrc_link_name(int linktype)
+{
+    const char *name = pcap_datalink_val_to_name(linktype);
+
+    return name != NULL ? name : "?";
+}
+
+/* Wrap an opened pcap handle, read from what; closes it on failure. */
 static int
-pcapsrc_new(struct pcapsrc **out, pcap_t *p, int live, event_emit_fn *emit,
-            void *ctx)
+pcapsrc_new(struct pcapsrc **out, pcap_t *p, const char *what, int live,
+            event_emit_fn *emit, void *ctx)
 {
     struct pcapsrc *s;
     int linktype = pcap_datalink(p);
@@ -265,8 +273,7 @@ pcapsrc_new(struct pcapsrc **out, pcap_t *p, int live, event_emit_fn *emit,
 
     if (!netpkt_link_supported(linktype)) {
         log_error("capture link type not supported", "linktype=%d name=%s",
-                  linktype, pcap_datalink_val_to_name(linktype) ?
-                  pcap_datalink_val_to_name(linktype) : "?");
+                  linktype, pcapsrc_link_name(linktype));
         pcap_close(p);
         return -EPROTONOSUPPORT;
     }
@@ -291,6 +298,8 @@ pcapsrc_new(struct pcapsrc **out, pcap_t *p, int live, event_emit_fn *emit,
     s->emit = emit;
     s->ctx = ctx;
     pcapsrc_metrics(s);
+    log_info("pcap source open", "input=%s live=%d linktype=%s nano=%d",
+             what, live, pcapsrc_link_name(linktype), s->nano);
     *out = s;
     return 0;
 }
@@ -313,7 +322,7 @@ pcapsrc_open_file(struct pcapsrc **out, const char *path,
                   path, errbuf);
         return err == ENOENT ? -ENOENT : -EINVAL;
     }
-    return pcapsrc_new(out, p, 0, emit, ctx);
+    return pcapsrc_new(out, p, path, 0, emit, ctx);
 }
 
 /* Map a pcap_activate() failure to an errno value. */
@@ -410,7 +419,7 @@ pcapsrc_open_live(struct pcapsrc **out, const char *iface,
         pcap_close(p);
         return rc;
     }
-    return pcapsrc_new(out, p, 1, emit, ctx);
+    return pcapsrc_new(out, p, iface, 1, emit, ctx);
 }
 
 static uint64_t

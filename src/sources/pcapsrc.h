@@ -27,7 +27,9 @@
  * ugallu_dns_pcap_skipped_total{reason}.  Packets read are counted in
  * ugallu_dns_pcap_packets_total and, for a live capture, the kernel's
  * drop counts are copied about once a second into
- * ugallu_dns_pcap_kernel_dropped_total{where="buffer"|"interface"}.
+ * ugallu_dns_pcap_kernel_dropped_total{where="buffer"|"interface"}
+ * (these hold one capture's totals: with two live sources at once, the
+ * last to update wins).
  *
  * One thread opens, runs and closes a source; emit runs on that thread.
  * Only pcapsrc_break() may be called from elsewhere.
@@ -60,10 +62,10 @@ struct pcapsrc_stats {
 struct pcapsrc;
 
 /*
- * Open a pcap or pcapng file for reading.  emit gets every event with
- * ctx.  Returns 0 and sets *out; -ENOENT or -EINVAL (unreadable, not a
- * capture), -EPROTONOSUPPORT (link type netpkt cannot decode) or
- * -ENOMEM, with the reason logged.
+ * Open a pcap or pcapng file for reading.  emit (not NULL) gets every
+ * event with ctx.  Returns 0 and sets *out; -ENOENT or -EINVAL
+ * (unreadable, not a capture), -EPROTONOSUPPORT (link type netpkt
+ * cannot decode) or -ENOMEM, with the reason logged.
  */
 int pcapsrc_open_file(struct pcapsrc **out, const char *path,
                       event_emit_fn *emit, void *ctx);
@@ -71,7 +73,8 @@ int pcapsrc_open_file(struct pcapsrc **out, const char *path,
 /*
  * Open a live capture on iface ("any" for all interfaces, captured as
  * Linux cooked frames) with filter in pcap-filter(7) syntax, or
- * PCAPSRC_DEFAULT_FILTER when filter is NULL.  Snaplen
+ * PCAPSRC_DEFAULT_FILTER when filter is NULL; emit and ctx as for
+ * pcapsrc_open_file().  Snaplen
  * PCAPSRC_SNAPLEN, immediate mode, not promiscuous.  Returns 0, or
  * -EPERM (needs CAP_NET_RAW), -ENODEV, -EINVAL (bad filter),
  * -EPROTONOSUPPORT, -ENOMEM or -EIO, with the reason logged.

@@ -74,10 +74,10 @@ struct tcpreasm_config {
 
 /* One direction of a connection: who sent the message to whom. */
 struct tcpreasm_dir {
-    struct event_addr src;
-    struct event_addr dst;
-    uint16_t sport;
-    uint16_t dport;
+    struct event_addr src;  /* sender's address */
+    struct event_addr dst;  /* receiver's address */
+    uint16_t sport;         /* sender's port */
+    uint16_t dport;         /* receiver's port */
 };
 
 /*
