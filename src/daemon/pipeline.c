@@ -51,6 +51,27 @@ struct pipeline {
 
 static void pipeline_on_event(void *ctx, const struct event *ev);
 
+/*
+ * Series of the lookups that leave the event path (pod attribution, RDAP).
+ * They are registered up front so dashboards find them; in this build no
+ * lookup runs yet, so they stay at zero.
+ */
+static void
+pipeline_lookup_metrics(void)
+{
+    static const char *const outcomes[] = {
+        "outcome=\"hit\"", "outcome=\"miss\"", "outcome=\"error\"",
+        "outcome=\"timeout\"",
+    };
+
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        metrics_counter("ugallu_dns_resolver_lookups_total", outcomes[i],
+                        "Pod attribution lookups, by outcome.");
+    }
+    metrics_gauge("ugallu_dns_inflight_lookups", "",
+                  "Asynchronous lookups in flight.");
+}
+
 static void
 pipeline_metrics(struct pipeline *p)
 {
@@ -81,6 +102,7 @@ pipeline_metrics(struct pipeline *p)
         "sink=\"jsonl\",outcome=\"ok\"", "SecurityEvents written.");
     p->stage_cost = metrics_histogram("ugallu_dns_stage_seconds",
         "stage=\"detect\"", "Time spent per event, by stage.");
+    pipeline_lookup_metrics();
 }
 
 struct pipeline *
