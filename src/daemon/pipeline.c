@@ -244,11 +244,11 @@ pipeline_report(void *ctx, const struct finding *f)
 }
 
 static uint64_t
-pipeline_mono_ns(void)
+pipeline_clock_ns(clockid_t clock)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -272,7 +272,7 @@ pipeline_on_event(void *ctx, const struct event *ev)
 {
     struct pipeline *p = ctx;
     int timed = (p->counts.events & 63) == 0;
-    uint64_t t0 = timed ? pipeline_mono_ns() : 0;
+    uint64_t t0 = timed ? pipeline_clock_ns(CLOCK_MONOTONIC) : 0;
 
     p->counts.events++;
     metrics_inc(p->events_total[ev->source % EVENT_SOURCE_COUNT]);
@@ -287,7 +287,7 @@ pipeline_on_event(void *ctx, const struct event *ev)
         chain_run(p->chain, ev, pipeline_report, p);
     }
     if (timed) {
-        metrics_observe_ns(p->stage_cost, pipeline_mono_ns() - t0);
+        metrics_observe_ns(p->stage_cost, pipeline_clock_ns(CLOCK_MONOTONIC) - t0);
     }
 }
 
@@ -329,15 +329,6 @@ pipeline_submit_cb(void *ctx, const struct event *ev)
     pipeline_submit(ctx, ev);
 }
 
-static uint64_t
-pipeline_wall_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void *
 pipeline_main(void *arg)
 {
@@ -355,7 +346,7 @@ pipeline_main(void *arg)
         for (size_t i = 0; i < n; i++) {
             pipeline_process(p, &batch[i]);
         }
-        txn_expire(p->txn, pipeline_wall_ns());
+        txn_expire(p->txn, pipeline_clock_ns(CLOCK_REALTIME));
         pthread_mutex_unlock(&p->out_lock);
         metrics_set(p->queue_depth, (int64_t)ring_depth(p->ring));
         if (n == 0 && !atomic_load(&p->running)) {

@@ -65,6 +65,12 @@ chain_create(const struct config *cfg, char *err, size_t errlen)
     if (cfg->anomalous_port.enabled) {
         rc = rc ? rc : chain_add(c, anomport_create, cfg, err, errlen);
     }
+    if (cfg->slow_query.enabled) {
+        rc = rc ? rc : chain_add(c, slowq_create, cfg, err, errlen);
+    }
+    if (cfg->young_domain.enabled) {
+        rc = rc ? rc : chain_add(c, young_create, cfg, err, errlen);
+    }
     if (rc != 0) {
         chain_free(c);
         return NULL;
@@ -130,6 +136,36 @@ chain_run(struct chain *c, const struct event *ev, chain_report_fn *report,
             metrics_observe_ns(c->d[i]->cost, chain_now_ns() - t0);
         }
     }
+}
+
+void
+chain_poll(struct chain *c, int wait_ms, chain_report_fn *report,
+           void *ctx)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct chain_tap tap = {c->d[i], report, ctx};
+
+        if (c->d[i]->poll != NULL) {
+            c->d[i]->poll(c->d[i], wait_ms, chain_count, &tap);
+        }
+    }
+}
+
+int
+chain_reload(struct chain *c, char *err, size_t errlen)
+{
+    int first = 0;
+    char msg[512];
+
+    for (size_t i = 0; i < c->n; i++) {
+        int rc = c->d[i]->reload != NULL
+                     ? c->d[i]->reload(c->d[i], msg, sizeof(msg)) : 0;
+        if (rc != 0 && first == 0) {
+            first = rc;
+            snprintf(err, errlen, "%s: %s", c->d[i]->name, msg);
+        }
+    }
+    return first;
 }
 
 json_t *

@@ -10,6 +10,7 @@ void
 event_reset(struct event *ev)
 {
     memset(ev, 0, offsetof(struct event, answers));
+    ev->pod_namespace[0] = '\0';
     ev->qname[0] = '\0';
 }
 

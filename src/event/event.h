@@ -119,6 +119,8 @@ struct event {
     uint8_t qname_len;       /* strlen(qname); qname is lowercase, no
                                 trailing dot except the root "." */
     struct event_answer answers[EVENT_ANSWERS_MAX];
+    char pod_namespace[64];  /* client pod's namespace when attributed,
+                                else "" */
     char qname[EVENT_QNAME_MAX];
 };
 

@@ -817,6 +817,10 @@ test_error_bad_opt(void **state)
     assert_int_equal(parse_mb(&m, &ev), -DNSWIRE_E_BAD_OPT);
 
     /* A partial option header. */
+    if (m.n < 7) {
+        fail();
+        return;
+    }
     m.b[m.n - 7] = 3;
     m.n -= 3;
     assert_int_equal(parse_mb(&m, &ev), -DNSWIRE_E_BAD_OPT);
