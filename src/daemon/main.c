@@ -85,6 +85,7 @@ main_open_pipeline(struct main_run *r)
         .txn_hold_ns = 5 * MAIN_SECOND,
         .dedup_window_ns = 60 * MAIN_SECOND,
         .live = r->opt.replay == NULL,
+        .drain_ms = 5000,
     };
     char err[512];
 
@@ -237,6 +238,20 @@ main_stop_sources(struct main_run *r)
     }
 }
 
+/* SIGHUP: reread list files; a failure keeps what is loaded. */
+static void
+main_reload(struct main_run *r)
+{
+    char err[512];
+
+    if (pipeline_reload(r->pipe, err, sizeof(err)) != 0) {
+        log_error("reload rejected, previous lists stay", "error=\"%s\"",
+                  err);
+    } else {
+        log_info("reloaded", "signal=%s", "SIGHUP");
+    }
+}
+
 /* Live mode: sources until SIGTERM or SIGINT. */
 static int
 main_live(struct main_run *r, const sigset_t *sigs)
@@ -255,7 +270,7 @@ main_live(struct main_run *r, const sigset_t *sigs)
             break;
         }
         if (sig == SIGHUP) {
-            log_info("SIGHUP received", "action=%s", "none yet");
+            main_reload(r);
         }
     }
     log_info("stopping", "signal=%d", sig);

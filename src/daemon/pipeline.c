@@ -296,7 +296,9 @@ pipeline_process(struct pipeline *p, const struct event *ev)
 {
     unsigned src = ev->source % EVENT_SOURCE_COUNT;
 
-    p->counts.messages++;
+    if ((++p->counts.messages & 255) == 0) {
+        chain_poll(p->chain, 0, pipeline_report, p);
+    }
     if (ev->kind == EVENT_KIND_FLOW) {
         p->counts.flows++;
     } else if (ev->flags & EVENT_F_RESPONSE) {
@@ -347,6 +349,7 @@ pipeline_main(void *arg)
             pipeline_process(p, &batch[i]);
         }
         txn_expire(p->txn, pipeline_clock_ns(CLOCK_REALTIME));
+        chain_poll(p->chain, 0, pipeline_report, p);
         pthread_mutex_unlock(&p->out_lock);
         metrics_set(p->queue_depth, (int64_t)ring_depth(p->ring));
         if (n == 0 && !atomic_load(&p->running)) {
@@ -384,6 +387,7 @@ pipeline_flush(struct pipeline *p)
 {
     pthread_mutex_lock(&p->out_lock);
     txn_flush(p->txn);
+    chain_poll(p->chain, p->opt.drain_ms, pipeline_report, p);
     for (size_t i = 0; i < PIPELINE_DEDUP_SLOTS; i++) {
         pipeline_dedup_close(p, &p->dedup[i]);
     }
@@ -392,6 +396,12 @@ pipeline_flush(struct pipeline *p)
     }
     fflush(p->opt.findings);
     pthread_mutex_unlock(&p->out_lock);
+}
+
+int
+pipeline_reload(struct pipeline *p, char *err, size_t errlen)
+{
+    return chain_reload(p->chain, err, errlen);
 }
 
 void

@@ -30,6 +30,7 @@ struct pipeline_options {
     uint64_t txn_hold_ns;          /* how long a query waits */
     uint64_t dedup_window_ns;      /* merge window per finding key */
     int live;                      /* flush sinks after every line */
+    int drain_ms;                  /* flush: wait for lookups in flight */
 };
 
 /* Totals for the end-of-run summary. */
@@ -67,6 +68,12 @@ void pipeline_stop(struct pipeline *p);
 
 /* Emit what is pending (unanswered queries, merged counts). */
 void pipeline_flush(struct pipeline *p);
+
+/*
+ * Reread the detectors' inputs (SIGHUP).  Control thread; detection goes
+ * on meanwhile.  Returns 0 or the first error, with its message in err.
+ */
+int pipeline_reload(struct pipeline *p, char *err, size_t errlen);
 
 /* Explain names with this pipeline's detectors; one JSON line each. */
 void pipeline_explain(struct pipeline *p, const char *qname, FILE *out);
