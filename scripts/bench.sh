@@ -51,3 +51,11 @@ printf "ratio event path / generic decode = %.2f\n" \
     "$(echo "$(echo "$decode" | rate) / $theirs" | bc -l)"
 printf "ratio whole pipeline / generic decode = %.2f\n" \
     "$(echo "$ours / $theirs" | bc -l)"
+
+# Further benchmarks, one script each (detector costs, list loading,
+# accuracy): each takes the binary and prints its own figures.
+for extra in scripts/bench.d/*.sh; do
+    [ -f "$extra" ] || continue
+    echo
+    sh "$extra" "$bin"
+done
