@@ -283,7 +283,12 @@ config_defaults(struct config *c)
 
     c->doh.enabled = 1;
     c->dot.enabled = 1;
-    c->young_domain.enabled = 1;
+    /*
+     * Off unless asked for: it sends the names pods look up to the
+     * registries' RDAP servers, which is a network and privacy choice
+     * the operator makes.
+     */
+    c->young_domain.enabled = 0;
     c->young_domain.threshold_days = 30;
     c->young_domain.rate_limit = 5.0;
     c->anomalous_port.enabled = 1;

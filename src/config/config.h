@@ -119,7 +119,8 @@ struct config {
 
 /*
  * Fill every field with its documented default: name "default", every
- * detector enabled, source mode dnstap, no fallback, token Secret
+ * detector enabled except youngDomain (it sends queried names to outside
+ * RDAP servers, so it is opt-in), source mode dnstap, no fallback, token Secret
  * ugallu-coredns-grpc-token, silenceAfter 60s, rdapBootstrap "" (the
  * bootstrap data shipped with the product), maxNgramScore 0 (the model's
  * shipped threshold), the other thresholds as noted on their fields.

@@ -105,7 +105,8 @@ assert_defaults(const struct config *c)
     assert_int_equal(c->exfiltration.window_ns, 60 * SEC);
 
     assert_true(c->doh.enabled && c->dot.enabled);
-    assert_true(c->anomalous_port.enabled && c->young_domain.enabled);
+    assert_true(c->anomalous_port.enabled);
+    assert_false(c->young_domain.enabled);
     assert_int_equal(c->young_domain.threshold_days, 30);
     assert_string_equal(c->young_domain.rdap_bootstrap, "");
     assert_true(c->young_domain.rate_limit == 5.0);

@@ -967,7 +967,7 @@ test_chain_all(void **state)
     if (ch == NULL) {
         fail_msg("chain_create: %s", err);
     }
-    assert_int_equal(chain_size(ch), 5);
+    assert_int_equal(chain_size(ch), 6);
     o = chain_explain(ch, "xjw3k9q2l0ab.com");
     assert_string_equal(json_string_value(json_object_get(o, "name")),
                         "xjw3k9q2l0ab.com");
