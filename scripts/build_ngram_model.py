@@ -2,13 +2,21 @@
 """Build data/ngram-model.txt, the character trigram model of the dga
 detector, from real benign names.
 
-Training names, all lowercase:
-  - the first label of the registrable domain of every Homepage URL in
-    Debian's package index (`apt-cache dumpavail`; run `apt-get update`
-    first), found with libpsl through ctypes, as the daemon finds it;
-  - the words of /usr/share/dict/words (Debian package wamerican) made of
-    the letters a-z only.
-The sorted, de-duplicated names are split: every 10th one is held out.
+Training names, all lowercase, from three sources:
+  - top-sites: the first label of the registrable domain of each of the
+    500 root domains of scripts/accuracy/top-sites.txt (the npm package
+    top-sites, Moz's most linked-to domains; provenance in that file);
+  - homepage: the same for every Homepage URL in Debian's package index
+    (`apt-cache dumpavail`; run `apt-get update` first);
+  - words: the words of /usr/share/dict/words (Debian package wamerican)
+    made of the letters a-z only.
+Registrable domains are found with libpsl through ctypes, as the daemon
+finds them.  A label found in several sources belongs to the first one
+above.  Each source's sorted labels are split: every HOLDOUT_EVERY-th one
+(every 5th of top-sites, which is small) is held out, never counted, and
+written with its source and a domain that has it as its registrable label
+to scripts/accuracy/benign-heldout.txt, the benign half of the dga
+accuracy measurement (scripts/accuracy/dga_accuracy.py).
 The model counts character trigrams of the other nine tenths, each name
 framed as "^^name$".  Only the counts are written; the daemon derives
 log P(c | ab) = log((count(abc) + 1) / (count(ab) + V)) (add-one
@@ -42,6 +50,9 @@ START, END = "^", "$"
 V = len(ALPHABET) + 1  # symbols that can follow a context: ALPHABET and $
 WORDS = "/usr/share/dict/words"
 HOLDOUT_EVERY = 10
+HOLDOUT_TOP_SITES = 5
+TOP_SITES = "scripts/accuracy/top-sites.txt"
+HELD_OUT = "scripts/accuracy/benign-heldout.txt"
 PERCENTILE = 0.5
 EVAL_MIN_LEN = 8
 
@@ -60,33 +71,61 @@ def psl_open():
     return lambda host: lib.psl_registrable_domain(ctx, host.encode())
 
 
-def homepage_labels(registrable):
-    out = subprocess.run(["apt-cache", "dumpavail"], check=True,
-                         capture_output=True, text=True).stdout
-    labels = set()
-    for line in out.splitlines():
-        if not line.lower().startswith("homepage:"):
-            continue
-        url = line.split(":", 1)[1].strip()
-        host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
+def registrable_labels(hosts, registrable):
+    """{label: domain} for the registrable domains of hosts."""
+    labels = {}
+    for host in hosts:
+        host = host.strip().lower().rstrip(".")
         if not re.fullmatch(r"[a-z0-9.-]+", host) or \
                 re.fullmatch(r"[0-9.]+", host):
             continue
         reg = registrable(host)
         if reg is None:
             continue
-        label = reg.decode().split(".")[0]
+        reg = reg.decode()
+        label = reg.split(".")[0]
         if not label.startswith("xn--"):
-            labels.add(label)
+            labels.setdefault(label, reg)
     return labels
+
+
+def top_sites_labels(registrable):
+    with open(TOP_SITES, encoding="ascii") as f:
+        hosts = [line for line in f if not line.startswith("#")]
+    return registrable_labels(hosts, registrable)
+
+
+def homepage_labels(registrable):
+    out = subprocess.run(["apt-cache", "dumpavail"], check=True,
+                         capture_output=True, text=True).stdout
+    hosts = []
+    for line in out.splitlines():
+        if line.lower().startswith("homepage:"):
+            url = line.split(":", 1)[1].strip()
+            hosts.append(urllib.parse.urlsplit(url).hostname or "")
+    return registrable_labels(hosts, registrable)
 
 
 def dictionary_words():
     if not os.path.exists(WORDS):
         sys.exit(WORDS + " missing (apt-get install wamerican)")
     with open(WORDS, encoding="utf-8", errors="replace") as f:
-        return {w.strip().lower() for w in f
-                if re.fullmatch(r"[a-z]+", w.strip().lower())}
+        words = {w.strip().lower() for w in f}
+    return {w: w + ".com" for w in words if re.fullmatch(r"[a-z]+", w)}
+
+
+def split_sources(sources):
+    """Train and held-out names: [(source, label, domain)] each."""
+    trained, held, taken = [], [], set()
+    for source, labels in sources:
+        every = HOLDOUT_TOP_SITES if source == "top-sites" else \
+            HOLDOUT_EVERY
+        mine = sorted(set(labels) - taken)
+        taken |= set(mine)
+        for i, label in enumerate(mine):
+            row = (source, label, labels[label])
+            (held if i % every == every - 1 else trained).append(row)
+    return trained, held
 
 
 def symbol(c):

@@ -26,6 +26,8 @@
 
 #include <stddef.h>
 
+struct detector;
+
 struct blocklist_index;
 
 /* What a lookup matched.  Both strings belong to the index. */
@@ -88,5 +90,125 @@ size_t blocklist_index_bytes(const struct blocklist_index *ix);
 
 /* Release an index; NULL is fine.  No lookup may be running on it. */
 void blocklist_index_free(struct blocklist_index *ix);
+
+/* ---- sets: the lists of one detector, by kind and scope ------------- */
+
+/*
+ * A set holds every list a blocklist detector applies: blocklists and
+ * allowlists, each either cluster-wide or scoped to the pods of one
+ * namespace.  A name is blocked for a pod when a blocklist of its scope
+ * (cluster-wide, or the pod's namespace) covers it and no allowlist of
+ * its scope does: an allowlist wins over every blocklist.  Like an
+ * index, a set never changes once built, so lookups need no lock.
+ */
+struct blocklist_set;
+struct blocklist_set_builder;
+
+#define BLOCKLIST_SCOPES_MAX 64  /* cluster-wide plus 63 namespaces */
+#define BLOCKLIST_NS_MAX 64      /* namespace name with its NUL */
+
+enum blocklist_kind {
+    BLOCKLIST_BLOCK = 0,  /* entries raise findings */
+    BLOCKLIST_ALLOW = 1,  /* entries suppress them */
+};
+
+/* New empty builder, or NULL when out of memory.  One thread. */
+struct blocklist_set_builder *blocklist_set_builder_new(void);
+
+/*
+ * Parse one list into the builder: kind is an enum blocklist_kind,
+ * namespace_ the scope ("" or NULL: cluster-wide), name what findings
+ * and errors call the list (a path, "configmap:ns/name").  This is the
+ * loader of file lists and of ConfigMap data alike.  Returns 0, or a
+ * negative errno with "name:line: reason" in err; -ENOSPC when a
+ * namespace past BLOCKLIST_SCOPES_MAX would be needed.  After a failure
+ * the builder holds part of the list: free it.
+ */
+int blocklist_set_add_text(struct blocklist_set_builder *sb, int kind,
+                           const char *namespace_, const char *name,
+                           const char *text, size_t len, char *err,
+                           size_t errlen);
+
+/* The same for the list in the file at path (named by its path). */
+int blocklist_set_add_file(struct blocklist_set_builder *sb, int kind,
+                           const char *namespace_, const char *path,
+                           char *err, size_t errlen);
+
+/*
+ * Consume the builder and return the set, which the caller owns; NULL
+ * (the builder freed) when out of memory.
+ */
+struct blocklist_set *
+blocklist_set_builder_finish(struct blocklist_set_builder *sb);
+void blocklist_set_builder_free(struct blocklist_set_builder *sb);
+
+/*
+ * The verdict on qname (qlen bytes, lowercase, no trailing dot) for a
+ * pod of namespace pod_ns ("" or NULL: unattributed, only cluster-wide
+ * lists apply).  Fills block with the blocklist entry that covers it
+ * and allow with the allowlist entry that does (entry NULL when none;
+ * the allowlists are only looked at when a blocklist matched).  Returns
+ * 1 when blocked: block matched and allow did not.  s may be NULL.
+ * Allocation-free; any thread.
+ */
+int blocklist_set_check(const struct blocklist_set *s, const char *qname,
+                        size_t qlen, const char *pod_ns,
+                        struct blocklist_hit *block,
+                        struct blocklist_hit *allow);
+
+/* Entries of the given kind over every scope. */
+size_t blocklist_set_entries(const struct blocklist_set *s, int kind);
+
+/* Heap bytes of every index of the set. */
+size_t blocklist_set_bytes(const struct blocklist_set *s);
+
+/* Namespaces with lists of their own. */
+size_t blocklist_set_namespaces(const struct blocklist_set *s);
+
+/* Release a set; NULL is fine.  No lookup may be running on it. */
+void blocklist_set_free(struct blocklist_set *s);
+
+/* ---- the detector's lists, for the control plane --------------------- */
+
+/*
+ * The blocklist detector (blocklist_create() in chain.h) loads the list
+ * files of its config into a set, and holds lists given to it as text
+ * (ConfigMap data) beside them.  Every change builds a whole new set
+ * aside and swaps it in with RCU (liburcu-memb): check() and explain()
+ * never wait, a list that fails to parse is rejected with a message
+ * and the previous set stays in force.  A reload is logged at info
+ * (entries, bytes, ms) or at error (file:line), counted in
+ * ugallu_dns_blocklist_reloads_total{outcome="ok"|"rejected"}, and the
+ * blocklist entries are the gauge ugallu_dns_blocklist_entries.
+ *
+ * Triggers: the reload() hook (SIGHUP), a watcher thread per detector
+ * that follows the list files with inotify on their directories (editors
+ * and ConfigMap volumes replace files by rename) and reloads 200 ms after
+ * the last change, and blocklist_feed().  The watcher stops in free().
+ *
+ * check() and explain() register their calling thread with liburcu the
+ * first time it comes by (a thread-local flag) and unregister it when
+ * the thread exits (a pthread key destructor).  Another module of the
+ * process that registers threads with liburcu-memb itself must not do
+ * so for those threads.
+ */
+
+/*
+ * Give the detector d (built by blocklist_create()) the text of one
+ * list: kind as above, namespace_ its scope ("" for cluster-wide), name
+ * the list's name (it replaces the earlier text of the same kind,
+ * scope and name; text NULL removes it).  The detector copies the text
+ * and rebuilds its set from its files and every list given this way.
+ * Returns 0, or a negative errno with the reason in err; on failure
+ * the previous set and the previous text stay.  -ENOSPC past
+ * 2 * CONFIG_LISTS_MAX lists.  Any control thread, not the pipeline
+ * thread (it waits for readers).
+ */
+int blocklist_feed(struct detector *d, int kind, const char *namespace_,
+                   const char *name, const char *text, size_t len,
+                   char *err, size_t errlen);
+
+/* Reloads done by d so far, successful or not (tests). */
+unsigned long blocklist_reloads(struct detector *d);
 
 #endif
