@@ -29,9 +29,10 @@ that figure because the detector never scores them (it looks at labels of
 minLength, default 12, or more) and a mean over a handful of predictions
 swings too far to set a threshold by.
 
-Usage: scripts/build_ngram_model.py [OUTPUT]   (default data/ngram-model.txt)
-The output depends only on the package index and the word list, apart
-from the build date in its header.
+Usage: scripts/build_ngram_model.py [OUTPUT [HELD_OUT]]
+(defaults data/ngram-model.txt and scripts/accuracy/benign-heldout.txt;
+run from the repository root).  The output depends only on the three
+sources, apart from the build date in its header.
 """
 
 import ctypes
@@ -180,34 +181,51 @@ def write_model(path, counts, header, directives):
             f.write("%s %d\n" % (t, counts[t]))
 
 
+def write_held_out(path, held):
+    with open(path, "w", encoding="ascii") as f:
+        f.write("# Benign names held out of data/ngram-model.txt by\n"
+                "# scripts/build_ngram_model.py (same build): source, then a"
+                " domain\n# whose registrable label is the held-out name."
+                "  Sources and\n# provenance: see that script.\n")
+        for source, _, domain in sorted(held):
+            f.write("%s\t%s\n" % (source, domain))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "data/ngram-model.txt"
-    hosts = homepage_labels(psl_open())
-    words = dictionary_words()
-    names = sorted(hosts | words)
-    held = names[HOLDOUT_EVERY - 1::HOLDOUT_EVERY]
-    trained = [n for i, n in enumerate(names)
-               if i % HOLDOUT_EVERY != HOLDOUT_EVERY - 1]
-    counts, contexts = train(trained)
+    held_path = sys.argv[2] if len(sys.argv) > 2 else HELD_OUT
+    registrable = psl_open()
+    sources = [("top-sites", top_sites_labels(registrable)),
+               ("homepage", homepage_labels(registrable)),
+               ("words", dictionary_words())]
+    trained, held = split_sources(sources)
+    counts, contexts = train(label for _, label, _ in trained)
 
-    held_eval = [score(n, counts, contexts) for n in held
+    held_eval = [score(n, counts, contexts) for _, n, _ in held
                  if len(n) >= EVAL_MIN_LEN]
     threshold = percentile(held_eval, PERCENTILE)
-    held_long = [score(n, counts, contexts) for n in held if len(n) >= 12]
+    held_long = [score(n, counts, contexts) for _, n, _ in held
+                 if len(n) >= 12]
     rnd = [score(n, counts, contexts) for n in random_labels(2000, 12)]
     caught = sum(1 for s in rnd if s <= threshold) / len(rnd)
     false_long = sum(1 for s in held_long if s <= threshold)
+    sizes = {name: len(labels) for name, labels in sources}
 
     header = [
         "ugallu-dns-detect character trigram model (dga detector)",
         "built by scripts/build_ngram_model.py on %s"
         % datetime.date.today().isoformat(),
-        "training names: %d registrable-domain labels of Homepage URLs in"
-        % len(hosts),
-        "  Debian's package index, %d words of %s (wamerican)"
-        % (len(words), WORDS),
-        "  (%d distinct names); every %dth held out: %d trained, %d held"
-        % (len(names), HOLDOUT_EVERY, len(trained), len(held)),
+        "training names: registrable-domain labels of %d top sites"
+        % sizes["top-sites"],
+        "  (npm top-sites 1.1.222, scripts/accuracy/top-sites.txt) and of"
+        " %d" % sizes["homepage"],
+        "  Homepage URLs in Debian's package index; %d words of" %
+        sizes["words"],
+        "  %s (wamerican); every %dth of each source (every %dth"
+        % (WORDS, HOLDOUT_EVERY, HOLDOUT_TOP_SITES),
+        "  top site) held out: %d trained, %d held (listed in"
+        % (len(trained), len(held)),
+        "  %s)" % HELD_OUT,
         "format: one 'abc N' line per seen trigram (N = count); '^' pads"
         " the",
         "  start, '$' ends a name, other characters map to '-';",
@@ -223,6 +241,7 @@ def main():
     ]
     directives = ["symbols %d" % V, "threshold %.4f" % threshold]
     write_model(out, counts, header, directives)
+    write_held_out(held_path, held)
     for line in header + directives:
         print(line)
     print("%d trigrams written to %s" % (len(counts), out))

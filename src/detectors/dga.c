@@ -8,11 +8,31 @@
  * by scripts/build_ngram_model.py is at or below the threshold (the one
  * shipped in the model, or maxNgramScore when set).
  *
+ * The entropy is that of the alphabet the label was drawn from, estimated
+ * from the label with the Chao-Shen coverage correction (Chao and Shen,
+ * 2003), not the plain frequency figure: the plain figure of n characters
+ * cannot exceed log2(n) (3.58 bits at 12) and a random 12-letter label
+ * with one letter repeated has 3.42, so minEntropy 3.5 would only pass
+ * labels with no repeated character.  The corrected figure of a random
+ * label over a-z is near or above log2(26) = 4.7 at any length, that of
+ * a label repeating few characters ("aaaabbbbcccc") stays low.
+ * scripts/accuracy/dga_accuracy.py measures the result.
+ *
+ * Names under a suffix of the private section of the public suffix list
+ * (platforms that hand out names: cloudfront.net, s3.amazonaws.com,
+ * github.io, ddns.net) are not judged: their first label is a customer's
+ * or the platform's identifier, often a hash (d1a2b3c4d5e6f7.cloudfront
+ * .net), not a name someone registered.  A DGA that makes names under a
+ * dynamic-DNS or free-subdomain platform listed there goes unseen, and so
+ * does one under such a platform the list does not know (co.cc), whose
+ * registrable label is then the platform's ("co").
+ *
  * Punycode labels (xn--) are not judged: their letters encode Unicode
  * code points, not a name, so the model does not apply and an
  * internationalised DGA goes unseen.
  */
 #include <errno.h>
+#include <libpsl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +238,37 @@ dga_model_load(struct dga *g, char *err, size_t errlen)
     return rc;
 }
 
+/*
+ * Chao-Shen entropy estimate in bits: frequencies shrunk by the sample
+ * coverage C = 1 - singletons / n, each term weighted by the chance of
+ * seeing that character at all in n draws.
+ */
+static double
+dga_entropy(const char *s, size_t n)
+{
+    uint16_t counts[DGA_SYMS] = {0};
+    size_t single = 0;
+    double cover, h = 0.0;
+
+    for (size_t i = 0; i < n; i++) {
+        counts[dga_symbol(s[i])]++;
+    }
+    for (size_t c = 0; c < DGA_SYMS; c++) {
+        single += counts[c] == 1;
+    }
+    if (n == 0) {
+        return 0.0;
+    }
+    cover = 1.0 - (double)(single < n ? single : n - 1) / (double)n;
+    for (size_t c = 0; c < DGA_SYMS; c++) {
+        if (counts[c] != 0) {
+            double p = cover * counts[c] / (double)n;
+            h -= p * log2(p) / (1.0 - pow(1.0 - p, (double)n));
+        }
+    }
+    return h;
+}
+
 /* Mean ln P over the len + 1 predictions of the label "^^s$". */
 static double
 dga_score(const struct dga *g, const char *s, size_t n)
@@ -233,6 +284,19 @@ dga_score(const struct dga *g, const char *s, size_t n)
         b = c;
     }
     return sum / (double)(n + 1);
+}
+
+/* 1 when the suffix after the label is not an ICANN public suffix. */
+static int
+dga_platform(const char *registrable, size_t len)
+{
+    const char *suffix = registrable + len;
+
+    if (*suffix != '.') {
+        return 0;
+    }
+    return !psl_is_public_suffix2(psl_builtin(), suffix + 1,
+                                  PSL_TYPE_ICANN);
 }
 
 /*
@@ -257,13 +321,17 @@ dga_judge(const struct dga *g, const char *qname, int full,
     if (v->len < g->min_length && !full) {
         return;
     }
-    v->entropy = detector_entropy(v->registrable, v->len);
+    v->entropy = dga_entropy(v->registrable, v->len);
     if (v->entropy < g->min_entropy && !full) {
         return;
     }
     v->score = dga_score(g, v->registrable, v->len);
     v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
               v->score <= g->max_score;
+    if ((v->fire || full) && dga_platform(v->registrable, v->len)) {
+        v->fire = 0;
+        v->skipped = "platform suffix";
+    }
 }
 
 static void
@@ -307,7 +375,7 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
 
     detector_normalise(qname, name);
     dga_judge(g, name, 1, &v);
-    judged = v.skipped == NULL;
+    judged = v.registrable != NULL;
     json_object_set_new(o, "label", judged ? json_stringn(v.registrable,
                                                           v.len)
                                            : json_null());
@@ -316,6 +384,10 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
                                               : json_null());
     json_object_set_new(o, "length", json_integer((json_int_t)v.len));
     json_object_set_new(o, "entropy", json_real(v.entropy));
+    json_object_set_new(o, "entropy_plain", json_real(
+                               judged ? detector_entropy(v.registrable,
+                                                         v.len)
+                                      : 0.0));
     json_object_set_new(o, "ngram_score", json_real(v.score));
     json_object_set_new(o, "min_length", json_integer(g->min_length));
     json_object_set_new(o, "min_entropy", json_real(g->min_entropy));

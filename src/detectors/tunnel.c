@@ -3,8 +3,14 @@
  *
  * Per name (tunneling): a label below the registrable domain that is
  * longer than maxLabelLength with entropy of at least minEntropy, or that
- * holds a run of 24 or more characters that reads as hex, base32 or
- * base64 (letters and digits mixed) raises DNSTunneling.
+ * holds a run of 24 or more characters that reads as base32 or base64
+ * (letters and digits mixed), or of 33 or more that reads as hex, raises
+ * DNSTunneling.  Hex needs more because host names carry 128-bit hex
+ * identifiers (32 characters: MD5 digests, UUIDs without dashes) by
+ * design, such as S3 bucket names under a regional endpoint the public
+ * suffix list does not know ("backup-<24 hex>.s3.eu-west-1.amazonaws
+ * .com"); a hex tunnel whose labels stay at 32 characters or fewer is
+ * left to the per-parent window.
  *
  * Per client and parent (the registrable domain), in a fixed-size table:
  * - tunneling: distinct subdomains seen (the whole part of the name left
@@ -37,6 +43,7 @@
 #define TUNNEL_WAYS 8
 #define TUNNEL_SEEN_MAX 256  /* distinct subdomains remembered per entry */
 #define TUNNEL_ENCODED_MIN 24
+#define TUNNEL_HEX_MIN 33     /* longer than a 128-bit identifier */
 #define TUNNEL_ENCODED_ENTROPY 3.0
 #define TUNNEL_QTYPE_NULL 10
 #define TUNNEL_QTYPE_TXT 16
@@ -144,7 +151,10 @@ tunnel_encoding(const char *s, size_t n)
     if (digits < 2 || digits == len) {
         return NULL;
     }
-    return hex == len ? "hex" : b32 == len ? "base32" : "base64";
+    if (hex == len) {
+        return len >= TUNNEL_HEX_MIN ? "hex" : NULL;
+    }
+    return b32 == len ? "base32" : "base64";
 }
 
 /* Judge one label; fills out and returns 1 when it stands out. */
