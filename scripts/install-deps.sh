@@ -12,7 +12,7 @@ protobuf-c-compiler python3"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest
 python3-dnspython python3-scapy python3-protobuf python3-yaml openssl unbound
 bind9 bind9-utils
-bind9-dnsutils dnsdist dnsperf tcpdump tshark fstrm-bin dns2tcp
+bind9-dnsutils dnsdist dnsperf tcpdump tshark fstrm-bin dns2tcp iodine
 golang-github-dnstap-golang-dnstap-cli
 golang-github-dnstap-golang-dnstap-dev wamerican curl procps iproute2 bc time"
 
