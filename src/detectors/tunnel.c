@@ -352,7 +352,8 @@ tunnel_count_names(struct tunnel *t, struct tunnel_entry *e,
         e->txt_null = 0;
         e->names_fired = 0;
     }
-    if (plen > 0) {
+    /* Once raised in this window, the set need not grow (nor be read). */
+    if (plen > 0 && !e->names_fired) {
         tunnel_seen(e, (uint32_t)tunnel_hash(ev->qname, plen,
                                              0xcbf29ce484222325ull),
                     t->unique_max);
