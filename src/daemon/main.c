@@ -206,8 +206,6 @@ main_sources(struct main_run *r)
             log_error("dnstap source failed", "error=\"%s\"", err);
             return -EINVAL;
         }
-        log_info("dnstap source listening", "unix=%s tcp=%s",
-                 sock ? sock : "-", tcp ? tcp : "-");
     }
     if (iface != NULL) {
         int rc = pcapsrc_open_live(&r->pcap, iface, NULL,

@@ -331,11 +331,31 @@ pipeline_submit_cb(void *ctx, const struct event *ev)
     pipeline_submit(ctx, ev);
 }
 
+/*
+ * Pending transactions expire against event time (txn_add keeps the
+ * newest time seen), so a sender whose clock differs from ours still
+ * pairs.  When no message has come for the hold time, what waits can
+ * only be unanswered: it is flushed.
+ */
+static void
+pipeline_idle(struct pipeline *p, size_t n, uint64_t *busy_at)
+{
+    uint64_t now = pipeline_clock_ns(CLOCK_MONOTONIC);
+
+    if (n > 0) {
+        *busy_at = now;
+    } else if (now - *busy_at > p->opt.txn_hold_ns &&
+               txn_pending(p->txn) > 0) {
+        txn_flush(p->txn);
+    }
+}
+
 static void *
 pipeline_main(void *arg)
 {
     struct pipeline *p = arg;
     struct event *batch = malloc(PIPELINE_BATCH * sizeof(*batch));
+    uint64_t busy_at = pipeline_clock_ns(CLOCK_MONOTONIC);
     size_t n;
 
     if (batch == NULL) {
@@ -348,7 +368,7 @@ pipeline_main(void *arg)
         for (size_t i = 0; i < n; i++) {
             pipeline_process(p, &batch[i]);
         }
-        txn_expire(p->txn, pipeline_clock_ns(CLOCK_REALTIME));
+        pipeline_idle(p, n, &busy_at);
         chain_poll(p->chain, 0, pipeline_report, p);
         pthread_mutex_unlock(&p->out_lock);
         metrics_set(p->queue_depth, (int64_t)ring_depth(p->ring));
