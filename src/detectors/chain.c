@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define CHAIN_MAX 16
@@ -88,6 +89,17 @@ chain_free(struct chain *c)
         c->d[i]->free(c->d[i]);
     }
     free(c);
+}
+
+struct detector *
+chain_find(struct chain *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->d[i]->name, name) == 0) {
+            return c->d[i];
+        }
+    }
+    return NULL;
 }
 
 size_t

@@ -81,6 +81,12 @@ void chain_poll(struct chain *c, int wait_ms, chain_report_fn *report,
  */
 int chain_reload(struct chain *c, char *err, size_t errlen);
 
+/*
+ * The built detector called name ("blocklist", ...), or NULL.  The chain
+ * keeps ownership; the pointer lives as long as the chain.
+ */
+struct detector *chain_find(struct chain *c, const char *name);
+
 /* Number of detectors built. */
 size_t chain_size(const struct chain *c);
 

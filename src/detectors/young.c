@@ -919,7 +919,7 @@ young_report(struct young *y, const struct event *ev, const char *dom,
     char when[40];
 
     young_format_time(v->registered_s, when, sizeof(when));
-    finding_init(&f, "young", "DNSToYoungDomain", "medium", dom, ev);
+    finding_init(&f, "youngDomain", "DNSToYoungDomain", "medium", dom, ev);
     detector_question_signals(&f, ev);
     finding_signal(&f, "registrable", "%s", dom);
     finding_signal(&f, "registered_at", "%s", when);
@@ -1183,7 +1183,7 @@ young_explain(struct detector *det, const char *qname, json_t *obj)
             young_explain_verdict(y, &v, o);
         }
     }
-    json_object_set_new(obj, "young", o);
+    json_object_set_new(obj, "youngDomain", o);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -1357,7 +1357,7 @@ young_alloc(const struct config_young *c)
     if (y == NULL) {
         return NULL;
     }
-    y->base.name = "young";
+    y->base.name = "youngDomain";
     y->base.check = young_check;
     y->base.explain = young_explain;
     y->base.poll = young_poll;

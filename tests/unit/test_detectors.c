@@ -968,6 +968,9 @@ test_chain_all(void **state)
         fail_msg("chain_create: %s", err);
     }
     assert_int_equal(chain_size(ch), 6);
+    assert_non_null(chain_find(ch, "blocklist"));
+    assert_non_null(chain_find(ch, "slowQuery"));
+    assert_null(chain_find(ch, "youngDomain"));
     o = chain_explain(ch, "xjw3k9q2l0ab.com");
     assert_string_equal(json_string_value(json_object_get(o, "name")),
                         "xjw3k9q2l0ab.com");
