@@ -14,7 +14,7 @@ BUILD := build
 TEST_BUILD := build-test
 FUZZ_BUILD := build-fuzz
 
-.PHONY: all deps deps-build demo test unit system bench fuzz clean
+.PHONY: all deps deps-build demo test unit system k8s bench fuzz clean
 
 all: deps-build
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) \
@@ -41,7 +41,11 @@ unit: deps $(TEST_BUILD)/build.ninja
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    meson test -C $(TEST_BUILD) --print-errorlogs --num-processes 2
 
-system: deps $(TEST_BUILD)/build.ninja
+# A real kube-apiserver and kubectl, built once from Go modules and cached.
+k8s:
+	@scripts/k8s/build-control-plane.sh >/dev/null
+
+system: deps k8s $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	UGALLU_BIN=$(CURDIR)/$(TEST_BUILD)/ugallu-dns-detect \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \

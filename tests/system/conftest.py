@@ -70,3 +70,11 @@ def auth(workdir, procs):
     a = servers.AuthServer(workdir)
     procs.append(a)
     return a.start()
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster(tmp_path_factory):
+    """A real kube-apiserver and etcd on loopback, for the whole session
+    (tests/system/k8s.py; the first run builds them)."""
+    import k8s
+    yield from k8s.cluster_fixture(tmp_path_factory)
