@@ -42,6 +42,7 @@ if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ]; then
     exit 0
 fi
 
+PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { say "go is not installed"; exit 3; }
 start=$(date +%s)
 rm -rf "$SRC"
