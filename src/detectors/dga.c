@@ -5,8 +5,23 @@
  * ("xjw3k9q2l0ab" of "cdn.xjw3k9q2l0ab.com").  It fires when that label
  * is at least minLength long, its Shannon entropy is at least minEntropy,
  * and its mean character-trigram log-probability under the model built
- * by scripts/build_ngram_model.py is at or below the threshold (the one
- * shipped in the model, or maxNgramScore when set).
+ * by scripts/build_ngram_model.py is at or below the threshold for its
+ * length shipped in the model (or maxNgramScore, for every length, when
+ * the config sets one).  The model calibrates one threshold per label
+ * length on benign names it was not trained on, so that about 1 in 200
+ * real host names of each length falls at or below it: a short label
+ * needs a far lower score than a long one.  minLength and minEntropy stay
+ * hard floors; with a low minLength the per-length score does the work.
+ * Labels shorter than the shortest length the model has a threshold for
+ * never fire.
+ *
+ * Known shortcoming: random labels of fewer than about 9 letters are
+ * mostly missed (conficker, locky and pykspa's short names), because
+ * about 1 in 200 real short host names (acronyms, "dhcpy6d") score as
+ * badly as they do; pronounceable ones (simda) and names glued from
+ * dictionary words (suppobox, matsnu) are missed at any length.  The
+ * add-one smoothing also caps the surprise of a letter after an unseen
+ * context at ln(1/38), so "qzxkvj" scores no worse than many real names.
  *
  * The entropy is that of the alphabet the label was drawn from, estimated
  * from the label with the Chao-Shen coverage correction (Chao and Shen,
@@ -22,10 +37,12 @@
  * (platforms that hand out names: cloudfront.net, s3.amazonaws.com,
  * github.io, ddns.net) are not judged: their first label is a customer's
  * or the platform's identifier, often a hash (d1a2b3c4d5e6f7.cloudfront
- * .net), not a name someone registered.  A DGA that makes names under a
- * dynamic-DNS or free-subdomain platform listed there goes unseen, and so
- * does one under such a platform the list does not know (co.cc), whose
- * registrable label is then the platform's ("co").
+ * .net), not a name someone registered.  The exception is the
+ * dynamic-DNS and free-subdomain providers the model file lists
+ * ("provider" lines): there a customer picks the label, as a registrant
+ * would, so the label below the provider is judged ("x1y2z3.duckdns.org",
+ * and "x1y2z3.co.cc" though co.cc is not in the public suffix list).  A
+ * DGA under a provider missing from both lists goes unseen.
  *
  * Punycode labels (xn--) are not judged: their letters encode Unicode
  * code points, not a name, so the model does not apply and an
@@ -49,21 +66,30 @@
 #define DGA_SYMS 39    /* alphabet, '$' and '^' */
 #define DGA_NEXT 38    /* symbols that can follow a context: V */
 #define DGA_CELLS (DGA_SYMS * DGA_SYMS * DGA_SYMS)
+#define DGA_LENGTHS 64          /* thresholds for label lengths 0-63 */
+#define DGA_PROVIDERS_MAX 1024
+#define DGA_PROVIDER_LEN 64     /* longest provider name, with its NUL */
 
 struct dga {
     struct detector base;
     unsigned min_length;
     double min_entropy;
-    double max_score;   /* fire at or below this mean log-probability */
+    /* Fire at or below this mean log-probability, by label length
+     * (longer labels use the last); -INFINITY never fires. */
+    double max_score[DGA_LENGTHS];
     float *logp;        /* ln P(c | ab) at [(a * 39 + b) * 39 + c] */
+    size_t nproviders;  /* sorted provider names, for bsearch */
+    char providers[DGA_PROVIDERS_MAX][DGA_PROVIDER_LEN];
 };
 
 /* What was measured of one name; fields past a failed test may be 0. */
 struct dga_verdict {
     const char *registrable;  /* into the name, or NULL */
     size_t len;               /* length of its first label */
+    int provider;             /* the label is a provider's customer's */
     double entropy;
     double score;
+    double max_score;         /* the threshold for that length */
     const char *skipped;      /* why it was not judged, or NULL */
     int fire;
 };
@@ -73,9 +99,10 @@ struct dga_load {
     const char *path;
     size_t line;
     uint32_t *counts;   /* trigram counts, DGA_CELLS */
+    struct dga *g;      /* providers are added to it */
     int have_symbols;
     int have_threshold;
-    double threshold;
+    double threshold[DGA_LENGTHS];  /* NAN where no line set it */
 };
 
 /* Index of a label character: a-z, 0-9, and '-' for anything else. */
@@ -117,16 +144,65 @@ dga_trigram(const char *t, size_t *cell)
     return 0;
 }
 
-/* Apply "symbols 38" (checked) or "threshold -3.46". */
+/* "threshold LEN SCORE": the threshold for labels of LEN characters. */
 static int
-dga_directive(struct dga_load *ld, const char *key, double value)
+dga_threshold_line(struct dga_load *ld, const char *args)
 {
+    char *end;
+    unsigned long len = strtoul(args, &end, 10);
+    double value;
+
+    if (end == args || len >= DGA_LENGTHS) {
+        return -1;
+    }
+    value = strtod(end, &end);
+    if (end[strspn(end, " \t\r\n")] != '\0' || isnan(value)) {
+        return -1;
+    }
+    ld->threshold[len] = value;
+    ld->have_threshold = 1;
+    return 0;
+}
+
+/* "provider NAME": a dynamic-DNS or free-subdomain provider. */
+static int
+dga_provider_line(struct dga_load *ld, const char *args)
+{
+    size_t skip = strspn(args, " \t");
+    size_t len = strcspn(args + skip, " \t\r\n");
+    struct dga *g = ld->g;
+
+    if (len == 0 || len >= DGA_PROVIDER_LEN ||
+        args[skip + len + strspn(args + skip + len, " \t\r\n")] != '\0' ||
+        g->nproviders == DGA_PROVIDERS_MAX) {
+        return -1;
+    }
+    memcpy(g->providers[g->nproviders], args + skip, len);
+    g->providers[g->nproviders][len] = '\0';
+    g->nproviders++;
+    return 0;
+}
+
+/* "symbols 38" (checked) or "abc COUNT". */
+static int
+dga_count_line(struct dga_load *ld, const char *key, const char *args)
+{
+    char *end;
+    double value = strtod(args, &end);
+    size_t cell;
+
+    if (end == args || end[strspn(end, " \t\r\n")] != '\0') {
+        return -1;
+    }
     if (strcmp(key, "symbols") == 0) {
         ld->have_symbols = value == DGA_NEXT;
         return ld->have_symbols ? 0 : -1;
     }
-    ld->threshold = value;
-    ld->have_threshold = 1;
+    if (strlen(key) != 3 || dga_trigram(key, &cell) != 0 || !(value >= 0) ||
+        value > 4e9) {
+        return -1;
+    }
+    ld->counts[cell] = (uint32_t)value;
     return 0;
 }
 
@@ -135,9 +211,7 @@ static int
 dga_model_line(struct dga_load *ld, const char *line)
 {
     size_t klen = strcspn(line, " \t\r\n");
-    char key[16], *end;
-    double value;
-    size_t cell;
+    char key[16];
 
     if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0') {
         return 0;
@@ -147,19 +221,13 @@ dga_model_line(struct dga_load *ld, const char *line)
     }
     memcpy(key, line, klen);
     key[klen] = '\0';
-    value = strtod(line + klen, &end);
-    if (end == line + klen || end[strspn(end, " \t\r\n")] != '\0') {
-        return -1;
+    if (strcmp(key, "threshold") == 0) {
+        return dga_threshold_line(ld, line + klen);
     }
-    if (strcmp(key, "symbols") == 0 || strcmp(key, "threshold") == 0) {
-        return dga_directive(ld, key, value);
+    if (strcmp(key, "provider") == 0) {
+        return dga_provider_line(ld, line + klen);
     }
-    if (klen != 3 || dga_trigram(key, &cell) != 0 || !(value >= 0) ||
-        value > 4e9) {
-        return -1;
-    }
-    ld->counts[cell] = (uint32_t)value;
-    return 0;
+    return dga_count_line(ld, key, line + klen);
 }
 
 /* ln((N(abc) + 1) / (N(ab) + V)) for every cell: add-one smoothing. */
@@ -208,12 +276,39 @@ dga_model_read(struct dga_load *ld, FILE *fp, char *err, size_t errlen)
 }
 
 static int
+dga_provider_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Per-length thresholds from the lines read: each length takes the
+ * line of the longest length not above it; none below the first. */
+static void
+dga_model_thresholds(struct dga *g, const struct dga_load *ld)
+{
+    double cur = -INFINITY;
+
+    for (size_t len = 0; len < DGA_LENGTHS; len++) {
+        if (!isnan(ld->threshold[len])) {
+            cur = ld->threshold[len];
+        }
+        g->max_score[len] = cur;
+    }
+    qsort(g->providers, g->nproviders, sizeof(g->providers[0]),
+          dga_provider_cmp);
+}
+
+static int
 dga_model_load(struct dga *g, char *err, size_t errlen)
 {
     char path[CONFIG_NAME_MAX + 64];
-    struct dga_load ld = {path, 0, NULL, 0, 0, 0.0};
+    struct dga_load ld = {.path = path, .g = g};
     FILE *fp;
     int rc;
+
+    for (size_t len = 0; len < DGA_LENGTHS; len++) {
+        ld.threshold[len] = NAN;
+    }
 
     if (datadir_path(DGA_MODEL_FILE, path, sizeof(path)) != 0 ||
         (fp = fopen(path, "r")) == NULL) {
@@ -231,7 +326,7 @@ dga_model_load(struct dga *g, char *err, size_t errlen)
     }
     if (rc == 0) {
         dga_model_probs(g, ld.counts);
-        g->max_score = ld.threshold;
+        dga_model_thresholds(g, &ld);
     }
     fclose(fp);
     free(ld.counts);
@@ -299,6 +394,62 @@ dga_platform(const char *registrable, size_t len)
                                   PSL_TYPE_ICANN);
 }
 
+/* 1 when name (up to the end of the string) is a listed provider. */
+static int
+dga_is_provider(const struct dga *g, const char *name)
+{
+    if (g->nproviders == 0 || strlen(name) >= DGA_PROVIDER_LEN) {
+        return 0;
+    }
+    return bsearch(name, g->providers, g->nproviders,
+                   sizeof(g->providers[0]), dga_provider_cmp) != NULL;
+}
+
+/*
+ * When the registrable domain is itself a provider the public suffix list
+ * does not know ("co.cc" of "x1y2.co.cc"), move to the label below it.
+ */
+static void
+dga_below_provider(const struct dga *g, const char *qname,
+                   struct dga_verdict *v)
+{
+    const char *p = v->registrable;
+
+    if (p == qname || !dga_is_provider(g, p)) {
+        return;
+    }
+    p--;
+    while (p > qname && p[-1] != '.') {
+        p--;
+    }
+    v->registrable = p;
+    v->provider = 1;
+}
+
+/* The threshold for a label of len characters. */
+static double
+dga_max_score(const struct dga *g, size_t len)
+{
+    return g->max_score[len < DGA_LENGTHS ? len : DGA_LENGTHS - 1];
+}
+
+/* Clear a verdict under a platform suffix, unless a listed provider. */
+static void
+dga_platform_check(const struct dga *g, struct dga_verdict *v)
+{
+    const char *suffix = v->registrable + v->len;
+
+    if (v->provider || !dga_platform(v->registrable, v->len)) {
+        return;
+    }
+    if (dga_is_provider(g, suffix + 1)) {
+        v->provider = 1;
+        return;
+    }
+    v->fire = 0;
+    v->skipped = "platform suffix";
+}
+
 /*
  * Measure qname.  With full 0 it stops at the first test that fails (the
  * hot path); with full 1 it measures everything (explain).
@@ -313,6 +464,7 @@ dga_judge(const struct dga *g, const char *qname, int full,
         v->skipped = "no registrable domain";
         return;
     }
+    dga_below_provider(g, qname, v);
     v->len = strcspn(v->registrable, ".");
     if (strncmp(v->registrable, "xn--", 4) == 0) {
         v->skipped = "punycode label";
@@ -326,11 +478,11 @@ dga_judge(const struct dga *g, const char *qname, int full,
         return;
     }
     v->score = dga_score(g, v->registrable, v->len);
+    v->max_score = dga_max_score(g, v->len);
     v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
-              v->score <= g->max_score;
-    if ((v->fire || full) && dga_platform(v->registrable, v->len)) {
-        v->fire = 0;
-        v->skipped = "platform suffix";
+              v->score <= v->max_score;
+    if (v->fire || full) {
+        dga_platform_check(g, v);
     }
 }
 
@@ -360,7 +512,10 @@ dga_check(struct detector *d, const struct event *ev,
     finding_signal(&f, "entropy", "%.3f", v.entropy);
     finding_signal(&f, "min_entropy", "%.3f", g->min_entropy);
     finding_signal(&f, "ngram_score", "%.3f", v.score);
-    finding_signal(&f, "max_ngram_score", "%.3f", g->max_score);
+    finding_signal(&f, "max_ngram_score", "%.3f", v.max_score);
+    if (v.provider) {
+        finding_signal(&f, "provider", "%s", v.registrable + v.len + 1);
+    }
     report(ctx, &f);
 }
 
@@ -391,7 +546,10 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
     json_object_set_new(o, "ngram_score", json_real(v.score));
     json_object_set_new(o, "min_length", json_integer(g->min_length));
     json_object_set_new(o, "min_entropy", json_real(g->min_entropy));
-    json_object_set_new(o, "max_ngram_score", json_real(g->max_score));
+    json_object_set_new(o, "max_ngram_score",
+                        isinf(v.max_score) ? json_null()
+                                           : json_real(v.max_score));
+    json_object_set_new(o, "provider", json_boolean(v.provider));
     json_object_set_new(o, "skipped", v.skipped != NULL
                                           ? json_string(v.skipped)
                                           : json_null());
@@ -427,8 +585,9 @@ dga_create(const struct config *cfg, char *err, size_t errlen)
         dga_free(&g->base);
         return NULL;
     }
-    if (cfg->dga.max_ngram != 0.0) {
-        g->max_score = cfg->dga.max_ngram;
+    for (size_t len = 0; len < DGA_LENGTHS && cfg->dga.max_ngram != 0.0;
+         len++) {
+        g->max_score[len] = cfg->dga.max_ngram;
     }
     return &g->base;
 }

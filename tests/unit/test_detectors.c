@@ -543,6 +543,149 @@ test_dga_explain_and_config(void **state)
     set_datadir();
 }
 
+/* dga with the shipped model at minLength 6, minEntropy 2.5. */
+static struct detector *
+dga_short(void)
+{
+    struct config c;
+    char err[256] = "";
+    struct detector *d;
+
+    base_config(&c);
+    c.dga.min_length = 6;
+    c.dga.min_entropy = 2.5;
+    d = dga_create(&c, err, sizeof(err));
+    assert_non_null(d);
+    return d;
+}
+
+/* A short label needs a lower score than a long one: the threshold the
+ * model ships for 6 characters is below that for 16.  Note that a label
+ * of letters seldom seen together ("qzxkvj") does not fire at 6: the
+ * add-one model gives an unseen context no more than ln(1/38) per
+ * character, less surprise than a frequent context with a rare
+ * continuation ("cdtrbg"). */
+static void
+test_dga_length_thresholds(void **state)
+{
+    static const char *const benign[] = {
+        "google.com", "debian.org", "github.com", "kernel.org",
+        "wikipedia.org", "stackoverflow.com",
+    };
+    struct detector *d = dga_short();
+    struct sink s;
+    json_t *a, *b;
+
+    (void)state;
+    a = explain_one(d, "cdtrbg.com", "dga");
+    b = explain_one(d, "qzxkvjwpfmtbhgnr.com", "dga");
+    assert_true(json_real_value(json_object_get(a, "max_ngram_score")) <
+                json_real_value(json_object_get(b, "max_ngram_score")));
+    assert_true(json_is_true(json_object_get(a, "verdict")));
+    json_decref(a);
+    json_decref(b);
+    assert_int_equal(run_name(d, "cdtrbg.com", 1, &s), 1);
+    assert_string_equal(finding_get(&s.f[0], "length"), "6");
+    for (size_t i = 0; i < sizeof(benign) / sizeof(benign[0]); i++) {
+        assert_int_equal(run_name(d, benign[i], 1, &s), 0);
+    }
+    /* Shorter than minLength: never, however random. */
+    assert_int_equal(run_name(d, "cdtrb.com", 1, &s), 0);
+    d->free(d);
+}
+
+/* Labels under a listed provider are judged, other platforms are not. */
+static void
+test_dga_providers(void **state)
+{
+    struct detector *d = dga_default();
+    struct sink s;
+    json_t *v;
+
+    (void)state;
+    assert_int_equal(run_name(d, "www.x8f2k9q1z7w3v5b6.co.cc", 1, &s), 1);
+    assert_string_equal(s.f[0].key, "x8f2k9q1z7w3v5b6.co.cc");
+    assert_string_equal(finding_get(&s.f[0], "label"), "x8f2k9q1z7w3v5b6");
+    assert_string_equal(finding_get(&s.f[0], "provider"), "co.cc");
+    assert_int_equal(run_name(d, "x8f2k9q1z7w3v5b6.duckdns.org", 1, &s), 1);
+    assert_string_equal(finding_get(&s.f[0], "provider"), "duckdns.org");
+    assert_int_equal(run_name(d, "x8f2k9q1z7w3v5b6.cloudfront.net", 1, &s),
+                     0);
+    assert_int_equal(run_name(d, "co.cc", 1, &s), 0);
+    assert_int_equal(run_name(d, "myhomeserver.duckdns.org", 1, &s), 0);
+    v = explain_one(d, "x8f2k9q1z7w3v5b6.cloudfront.net", "dga");
+    assert_string_equal(json_string_value(json_object_get(v, "skipped")),
+                        "platform suffix");
+    assert_true(json_is_false(json_object_get(v, "provider")));
+    json_decref(v);
+    d->free(d);
+}
+
+/* Write model text to a fresh data directory; return its path. */
+static void
+dga_model_dir(char dir[64], const char *text)
+{
+    char path[128];
+    FILE *fp;
+
+    snprintf(dir, 64, "/tmp/dga-model-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/ngram-model.txt", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    setenv("UGALLU_DATA_DIR", dir, 1);
+}
+
+static void
+dga_model_dir_remove(const char *dir)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/ngram-model.txt", dir);
+    unlink(path);
+    rmdir(dir);
+    set_datadir();
+}
+
+/* A threshold line serves its length and longer; none below the first. */
+static void
+test_dga_model_file(void **state)
+{
+    struct config c;
+    char err[256] = "", dir[64];
+    struct detector *d;
+    struct sink s;
+
+    (void)state;
+    base_config(&c);
+    c.dga.min_length = 1;
+    c.dga.min_entropy = 0;
+    dga_model_dir(dir, "# test\nsymbols 38\nthreshold 8 -1\n"
+                       "threshold 10 -100\nprovider ex.example\n");
+    d = dga_create(&c, err, sizeof(err));
+    assert_non_null(d);
+    assert_int_equal(run_name(d, "abcdefg.com", 1, &s), 0);
+    assert_int_equal(run_name(d, "abcdefgh.com", 1, &s), 1);
+    assert_int_equal(run_name(d, "abcdefghi.com", 1, &s), 1);
+    assert_int_equal(run_name(d, "abcdefghij.com", 1, &s), 0);
+    assert_int_equal(run_name(d, "abcdefgh.ex.example", 1, &s), 1);
+    assert_string_equal(s.f[0].key, "abcdefgh.ex.example");
+    d->free(d);
+    dga_model_dir_remove(dir);
+
+    dga_model_dir(dir, "symbols 38\nthreshold 64 -1\n");
+    assert_null(dga_create(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, ":2: bad model line"));
+    dga_model_dir_remove(dir);
+
+    dga_model_dir(dir, "symbols 38\nthreshold 8 -1\nprovider a b\n");
+    assert_null(dga_create(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, ":3: bad model line"));
+    dga_model_dir_remove(dir);
+}
+
 /* ---- tunneling and exfiltration -------------------------------------- */
 
 static struct detector *
@@ -1012,6 +1155,9 @@ main(void)
         cmocka_unit_test(test_dga_random_names),
         cmocka_unit_test(test_dga_real_names),
         cmocka_unit_test(test_dga_explain_and_config),
+        cmocka_unit_test(test_dga_length_thresholds),
+        cmocka_unit_test(test_dga_providers),
+        cmocka_unit_test(test_dga_model_file),
         cmocka_unit_test(test_tunnel_per_name),
         cmocka_unit_test(test_tunnel_quiet),
         cmocka_unit_test(test_tunnel_unique_window),
