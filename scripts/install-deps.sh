@@ -7,7 +7,7 @@ set -eu
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev libpcap-dev
 libjansson-dev libyaml-dev libmicrohttpd-dev libpsl-dev publicsuffix
 liburcu-dev libcurl4-openssl-dev libfstrm-dev libprotobuf-c-dev
-protobuf-c-compiler python3"
+protobuf-c-compiler libgrpc-dev python3"
 
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest
 python3-dnspython python3-scapy python3-protobuf python3-yaml openssl unbound
