@@ -24,6 +24,13 @@ void ring_free(struct ring *r);
 int ring_push(struct ring *r, const struct event *ev);
 
 /*
+ * Like ring_push(), but when the ring is full wait up to timeout_ms for
+ * room (a source that can push back on its sender, such as a socket).
+ * Returns 0, or -ENOBUFS when still full.  Any thread.
+ */
+int ring_push_wait(struct ring *r, const struct event *ev, int timeout_ms);
+
+/*
  * Move up to max events into out, waiting at most timeout_ms for the
  * first one.  Returns how many were taken (0 on timeout or close).
  * Consumer thread only.

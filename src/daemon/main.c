@@ -200,7 +200,7 @@ main_sources(struct main_run *r)
         return -EINVAL;
     }
     if (sock != NULL || tcp != NULL) {
-        r->dnstap = dnstap_listen_open(sock, tcp, pipeline_submit_cb,
+        r->dnstap = dnstap_listen_open(sock, tcp, pipeline_submit_wait_cb,
                                        r->pipe, err, sizeof(err));
         if (r->dnstap == NULL || dnstap_listen_start(r->dnstap) != 0) {
             log_error("dnstap source failed", "error=\"%s\"", err);

@@ -331,6 +331,16 @@ pipeline_submit_cb(void *ctx, const struct event *ev)
     pipeline_submit(ctx, ev);
 }
 
+void
+pipeline_submit_wait_cb(void *ctx, const struct event *ev)
+{
+    struct pipeline *p = ctx;
+
+    if (ring_push_wait(p->ring, ev, 1000) != 0) {
+        metrics_inc(p->queue_full);
+    }
+}
+
 /*
  * Pending transactions expire against event time (txn_add keeps the
  * newest time seen), so a sender whose clock differs from ours still

@@ -58,9 +58,16 @@ void pipeline_process(struct pipeline *p, const struct event *ev);
 /* Any thread: queue one message for the pipeline thread. */
 void pipeline_submit(struct pipeline *p, const struct event *ev);
 
-/* event_emit_fn adapters for sources: ctx is the pipeline. */
+/*
+ * event_emit_fn adapters for sources: ctx is the pipeline.
+ * pipeline_submit_cb drops at once when the queue is full (packet capture
+ * cannot slow the network).  pipeline_submit_wait_cb waits up to a second
+ * for room first: a socket source stops reading meanwhile, which pushes
+ * back on its sender instead of losing events here.
+ */
 event_emit_fn pipeline_process_cb;
 event_emit_fn pipeline_submit_cb;
+event_emit_fn pipeline_submit_wait_cb;
 
 /* Start / stop the pipeline thread (live mode).  Stop drains the ring. */
 int pipeline_start(struct pipeline *p);

@@ -5,9 +5,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -110,6 +112,43 @@ test_ring_bounded(void **state)
     ring_free(r);
 }
 
+struct popper {
+    struct ring *r;
+    int popped;
+};
+
+static void *
+pop_later(void *arg)
+{
+    struct popper *pp = arg;
+    struct event out[2];
+    struct timespec ts = {0, 50 * 1000000L};
+
+    nanosleep(&ts, NULL);
+    pp->popped = (int)ring_pop(pp->r, out, 1, 0);
+    return NULL;
+}
+
+static void
+test_ring_push_waits_for_room(void **state)
+{
+    struct ring *r = ring_create(1);
+    struct popper pp = {r, 0};
+    struct event ev;
+    pthread_t t;
+
+    event_reset(&ev);
+    assert_int_equal(ring_push(r, &ev), 0);
+    assert_int_not_equal(ring_push_wait(r, &ev, 20), 0);
+
+    assert_int_equal(pthread_create(&t, NULL, pop_later, &pp), 0);
+    assert_int_equal(ring_push_wait(r, &ev, 5000), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(pp.popped, 1);
+    assert_int_equal(ring_depth(r), 1);
+    ring_free(r);
+}
+
 int
 main(void)
 {
@@ -119,6 +158,7 @@ main(void)
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_registry_overflow),
         cmocka_unit_test(test_ring_bounded),
+        cmocka_unit_test(test_ring_push_waits_for_room),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
