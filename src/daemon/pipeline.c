@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ring.h"
+#include "detectors/blocklist.h"
 #include "detectors/chain.h"
 #include "event/txn.h"
 #include "output/evjson.h"
@@ -36,7 +37,16 @@ struct pipeline {
 
     pthread_t thread;
     _Atomic int running;
-    pthread_mutex_t out_lock;  /* serialises sinks and counts */
+    pthread_mutex_t out_lock;  /* the pipeline thread's state: held while
+                                  a batch runs, so a chain swap falls
+                                  between batches */
+    pthread_mutex_t control_lock; /* serialises control threads: config
+                                     applies, reloads, list feeds; never
+                                     taken by the pipeline thread */
+
+    pipeline_sink_fn *sink;
+    void *sink_ctx;
+    struct metrics_series *generation;
 
     struct pipeline_counts counts;
     struct metrics_series *events_total[EVENT_SOURCE_COUNT];
@@ -102,6 +112,8 @@ pipeline_metrics(struct pipeline *p)
         "sink=\"jsonl\",outcome=\"ok\"", "SecurityEvents written.");
     p->stage_cost = metrics_histogram("ugallu_dns_stage_seconds",
         "stage=\"detect\"", "Time spent per event, by stage.");
+    p->generation = metrics_gauge("ugallu_dns_config_generation", "",
+        "metadata.generation of the configuration in force.");
     pipeline_lookup_metrics();
 }
 
@@ -119,6 +131,7 @@ pipeline_create(const struct pipeline_options *opt, char *err,
     p->opt = *opt;
     p->opt.config = &p->cfg;
     pthread_mutex_init(&p->out_lock, NULL);
+    pthread_mutex_init(&p->control_lock, NULL);
     pipeline_metrics(p);
 
     p->chain = chain_create(&p->cfg, err, errlen);
@@ -148,6 +161,7 @@ pipeline_free(struct pipeline *p)
     ring_free(p->ring);
     free(p->dedup);
     pthread_mutex_destroy(&p->out_lock);
+    pthread_mutex_destroy(&p->control_lock);
     free(p);
 }
 
@@ -182,6 +196,9 @@ pipeline_write(struct pipeline *p, const struct finding *f)
         return;
     }
     pipeline_write_json(p, p->opt.findings, obj);
+    if (p->sink != NULL) {
+        p->sink(p->sink_ctx, obj, f);
+    }
     json_decref(obj);
     metrics_inc(p->written);
 }
@@ -428,10 +445,76 @@ pipeline_flush(struct pipeline *p)
     pthread_mutex_unlock(&p->out_lock);
 }
 
+void
+pipeline_set_sink(struct pipeline *p, pipeline_sink_fn *fn, void *ctx)
+{
+    p->sink = fn;
+    p->sink_ctx = ctx;
+}
+
+int
+pipeline_apply_config(struct pipeline *p, const struct config *cfg,
+                      char *err, size_t errlen)
+{
+    struct chain *next, *old;
+
+    pthread_mutex_lock(&p->control_lock);
+    next = chain_create(cfg, err, errlen);
+    if (next == NULL) {
+        pthread_mutex_unlock(&p->control_lock);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&p->out_lock);
+    old = p->chain;
+    p->chain = next;
+    p->cfg = *cfg;
+    metrics_set(p->generation, (int64_t)cfg->generation);
+    pthread_mutex_unlock(&p->out_lock);
+
+    chain_free(old);
+    pthread_mutex_unlock(&p->control_lock);
+    return 0;
+}
+
+int
+pipeline_feed_blocklist(struct pipeline *p, int kind, const char *namespace_,
+                        const char *name, const char *text, size_t len,
+                        char *err, size_t errlen)
+{
+    struct detector *d;
+    int rc;
+
+    pthread_mutex_lock(&p->control_lock);
+    d = chain_find(p->chain, "blocklist");
+    rc = d == NULL ? -ENOENT : blocklist_feed(d, kind, namespace_, name,
+                                               text, len, err, errlen);
+    pthread_mutex_unlock(&p->control_lock);
+    if (rc == -ENOENT && d == NULL) {
+        snprintf(err, errlen, "blocklist detector disabled");
+    }
+    return rc;
+}
+
+uint64_t
+pipeline_config_generation(struct pipeline *p)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&p->out_lock);
+    g = p->cfg.generation;
+    pthread_mutex_unlock(&p->out_lock);
+    return g;
+}
+
 int
 pipeline_reload(struct pipeline *p, char *err, size_t errlen)
 {
-    return chain_reload(p->chain, err, errlen);
+    int rc;
+
+    pthread_mutex_lock(&p->control_lock);
+    rc = chain_reload(p->chain, err, errlen);
+    pthread_mutex_unlock(&p->control_lock);
+    return rc;
 }
 
 void

@@ -14,7 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
+#include "detectors/finding.h"
 #include "event/event.h"
 #include "output/secevent.h"
 
@@ -84,6 +87,41 @@ int pipeline_reload(struct pipeline *p, char *err, size_t errlen);
 
 /* Explain names with this pipeline's detectors; one JSON line each. */
 void pipeline_explain(struct pipeline *p, const char *qname, FILE *out);
+
+/*
+ * Receives every SecurityEvent the pipeline writes, besides the JSON-lines
+ * sink: obj is the object (borrowed), f the finding it was built from.
+ * Called on the pipeline thread; must not block (queue and return).
+ */
+typedef void pipeline_sink_fn(void *ctx, const json_t *obj,
+                              const struct finding *f);
+
+/* Set or clear (fn NULL) the extra sink.  Before pipeline_start(). */
+void pipeline_set_sink(struct pipeline *p, pipeline_sink_fn *fn, void *ctx);
+
+/*
+ * Apply a new configuration: the detector chain is built aside and, once
+ * built, swapped in between two batches, so no event is lost or paused.
+ * On error (a list that does not load, say) the running chain stays, the
+ * function returns -EINVAL and err says why.  Any thread but the
+ * pipeline's.  The caller keeps cfg.
+ */
+int pipeline_apply_config(struct pipeline *p, const struct config *cfg,
+                          char *err, size_t errlen);
+
+/*
+ * Hand list text to the running blocklist detector (ConfigMap data):
+ * see blocklist_feed().  Returns -ENOENT when the blocklist is disabled.
+ * A chain built by a later pipeline_apply_config() starts without fed
+ * lists: feed them again after applying.
+ */
+int pipeline_feed_blocklist(struct pipeline *p, int kind,
+                            const char *namespace_, const char *name,
+                            const char *text, size_t len, char *err,
+                            size_t errlen);
+
+/* Generation of the configuration in force (metadata.generation). */
+uint64_t pipeline_config_generation(struct pipeline *p);
 
 /* Snapshot of the totals. */
 void pipeline_counts(struct pipeline *p, struct pipeline_counts *out);
