@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/pbwire.h"
 #include "event/dnswire.h"
 #include "sources/grpcstream.h"
 #include "ugallu_dns_stream.pb-c.h"
@@ -36,12 +37,6 @@
 /* DNSEvent decoding                                                  */
 /* ------------------------------------------------------------------ */
 
-enum corednssrc_wire {
-    COREDNSSRC_WIRE_VARINT = 0,
-    COREDNSSRC_WIRE_FIXED64 = 1,
-    COREDNSSRC_WIRE_BYTES = 2,
-    COREDNSSRC_WIRE_FIXED32 = 5,
-};
 
 /* Fields of DNSEvent. */
 enum corednssrc_field {
@@ -93,7 +88,7 @@ static const uint64_t corednssrc_field_max[COREDNSSRC_F_COUNT] = {
 };
 
 /* Longest wire name, and the buffer that builds one with room to spare. */
-#define COREDNSSRC_WIRE_NAME_MAX 255
+#define PBWIRE_NAME_MAX 255
 #define COREDNSSRC_LABEL_MAX 63
 
 static const char *const corednssrc_error_names[COREDNSSRC_E_COUNT] = {
@@ -101,21 +96,6 @@ static const char *const corednssrc_error_names[COREDNSSRC_E_COUNT] = {
     [COREDNSSRC_E_PROTOBUF] = "coredns_protobuf",
     [COREDNSSRC_E_BAD_FIELD] = "coredns_bad_field",
     [COREDNSSRC_E_QNAME] = "coredns_qname",
-};
-
-/* A cursor over one protobuf message. */
-struct corednssrc_pb {
-    const uint8_t *p;
-    const uint8_t *end;
-};
-
-/* One field as read from the wire. */
-struct corednssrc_pbfield {
-    uint32_t number;
-    uint32_t wire;
-    uint64_t value;          /* varint, fixed32 or fixed64 */
-    const uint8_t *bytes;    /* length-delimited payload */
-    size_t len;
 };
 
 /* Where the fields of a DNSEvent lie; only bits of present are valid. */
@@ -126,77 +106,11 @@ struct corednssrc_msg {
     size_t len[COREDNSSRC_F_COUNT];
 };
 
+/* The next field, with our error code. */
 static int
-corednssrc_varint(struct corednssrc_pb *pb, uint64_t *out)
+corednssrc_next(struct pbwire *pb, struct pbwire_field *f)
 {
-    const uint8_t *p = pb->p;
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < 10; i++) {
-        uint8_t b;
-
-        if (p == pb->end) {
-            return -COREDNSSRC_E_PROTOBUF;
-        }
-        b = *p++;
-        if (i == 9 && b > 1) {
-            return -COREDNSSRC_E_PROTOBUF;   /* more than 64 bits */
-        }
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (b < 0x80) {
-            pb->p = p;
-            *out = v;
-            return 0;
-        }
-    }
-    return -COREDNSSRC_E_PROTOBUF;
-}
-
-/* Read the payload of f according to its wire type. */
-static int
-corednssrc_payload(struct corednssrc_pb *pb, struct corednssrc_pbfield *f)
-{
-    size_t avail = (size_t)(pb->end - pb->p);
-    size_t fixed = f->wire == COREDNSSRC_WIRE_FIXED32 ? 4 : 8;
-
-    switch (f->wire) {
-    case COREDNSSRC_WIRE_VARINT:
-        return corednssrc_varint(pb, &f->value);
-    case COREDNSSRC_WIRE_FIXED32:
-    case COREDNSSRC_WIRE_FIXED64:
-        if (avail < fixed) {
-            return -COREDNSSRC_E_PROTOBUF;
-        }
-        f->value = 0;   /* no known field is fixed: only skipped */
-        pb->p += fixed;
-        return 0;
-    case COREDNSSRC_WIRE_BYTES:
-        if (corednssrc_varint(pb, &f->value) < 0 ||
-            f->value > (uint64_t)(pb->end - pb->p)) {
-            return -COREDNSSRC_E_PROTOBUF;
-        }
-        f->bytes = pb->p;
-        f->len = (size_t)f->value;
-        pb->p += f->len;
-        return 0;
-    default:
-        return -COREDNSSRC_E_PROTOBUF;   /* groups and reserved types */
-    }
-}
-
-/* Read the next field; the caller checks pb->p < pb->end first. */
-static int
-corednssrc_next(struct corednssrc_pb *pb, struct corednssrc_pbfield *f)
-{
-    uint64_t tag;
-
-    if (corednssrc_varint(pb, &tag) < 0 || tag > UINT32_MAX ||
-        tag >> 3 == 0) {
-        return -COREDNSSRC_E_PROTOBUF;
-    }
-    f->number = (uint32_t)(tag >> 3);
-    f->wire = (uint32_t)(tag & 7);
-    return corednssrc_payload(pb, f);
+    return pbwire_next(pb, f) < 0 ? -COREDNSSRC_E_PROTOBUF : 0;
 }
 
 /* One Answer as read from the wire. */
@@ -212,8 +126,8 @@ static int
 corednssrc_answer_read(const uint8_t *p, size_t len,
                        struct corednssrc_ans *a)
 {
-    struct corednssrc_pb pb = { p, p + len };
-    struct corednssrc_pbfield f;
+    struct pbwire pb = { p, p + len };
+    struct pbwire_field f;
 
     memset(a, 0, sizeof(*a));
     while (pb.p < pb.end) {
@@ -226,8 +140,8 @@ corednssrc_answer_read(const uint8_t *p, size_t len,
         if (f.number > COREDNSSRC_A_DATA) {
             continue;
         }
-        if (f.wire != (bytes ? COREDNSSRC_WIRE_BYTES
-                             : COREDNSSRC_WIRE_VARINT)) {
+        if (f.wire != (bytes ? PBWIRE_BYTES
+                             : PBWIRE_VARINT)) {
             return -COREDNSSRC_E_PROTOBUF;
         }
         if (f.number == COREDNSSRC_A_TYPE) {
@@ -273,14 +187,14 @@ corednssrc_answer(const uint8_t *p, size_t len, struct event *ev)
 
 /* Check f's wire type against the field it claims to be. */
 static int
-corednssrc_wire_ok(const struct corednssrc_pbfield *f)
+corednssrc_wire_ok(const struct pbwire_field *f)
 {
     bool bytes = corednssrc_field_max[f->number] == 0;
 
     if (bytes) {
-        return f->wire == COREDNSSRC_WIRE_BYTES;
+        return f->wire == PBWIRE_BYTES;
     }
-    return f->wire == COREDNSSRC_WIRE_VARINT;
+    return f->wire == PBWIRE_VARINT;
 }
 
 /* Record the fields of a DNSEvent; answers are decoded as they come. */
@@ -288,8 +202,8 @@ static int
 corednssrc_read(const uint8_t *p, size_t len, struct corednssrc_msg *m,
                 struct event *ev)
 {
-    struct corednssrc_pb pb = { p, p + len };
-    struct corednssrc_pbfield f;
+    struct pbwire pb = { p, p + len };
+    struct pbwire_field f;
 
     while (pb.p < pb.end) {
         int rc = corednssrc_next(&pb, &f);
@@ -355,7 +269,7 @@ corednssrc_addr(const struct corednssrc_msg *m, unsigned n,
 
 /* Presentation text -> wire name state. */
 struct corednssrc_name {
-    uint8_t wire[COREDNSSRC_WIRE_NAME_MAX + 2];
+    uint8_t wire[PBWIRE_NAME_MAX + 2];
     size_t w;        /* next byte to write */
     size_t label;    /* where the current label's length byte goes */
 };
@@ -363,7 +277,7 @@ struct corednssrc_name {
 static int
 corednssrc_name_put(struct corednssrc_name *n, unsigned byte)
 {
-    if (n->w >= COREDNSSRC_WIRE_NAME_MAX ||
+    if (n->w >= PBWIRE_NAME_MAX ||
         n->w - n->label > COREDNSSRC_LABEL_MAX) {
         return -COREDNSSRC_E_QNAME;
     }
@@ -391,7 +305,7 @@ corednssrc_name_label(struct corednssrc_name *n, bool last)
     if (last) {
         n->wire[n->w++] = 0;
     }
-    return n->w <= COREDNSSRC_WIRE_NAME_MAX ? 0 : -COREDNSSRC_E_QNAME;
+    return n->w <= PBWIRE_NAME_MAX ? 0 : -COREDNSSRC_E_QNAME;
 }
 
 /* Read one escape at t[*i] (after the backslash): \X or \DDD. */

@@ -10,15 +10,8 @@
 
 #include <string.h>
 
+#include "core/pbwire.h"
 #include "event/dnswire.h"
-
-/* Protobuf wire types. */
-enum dnstap_wire {
-    DNSTAP_WIRE_VARINT = 0,
-    DNSTAP_WIRE_FIXED64 = 1,
-    DNSTAP_WIRE_BYTES = 2,
-    DNSTAP_WIRE_FIXED32 = 5,
-};
 
 /* Fields of the outer Dnstap message. */
 #define DNSTAP_FIELD_MESSAGE 14u
@@ -46,20 +39,20 @@ enum dnstap_msg_field {
 
 /* Wire type each Message field must have. */
 static const uint8_t dnstap_msg_wire[DNSTAP_MSG_FIELDS] = {
-    [DNSTAP_MSG_TYPE] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_FAMILY] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_PROTOCOL] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_QUERY_ADDRESS] = DNSTAP_WIRE_BYTES,
-    [DNSTAP_MSG_RESPONSE_ADDRESS] = DNSTAP_WIRE_BYTES,
-    [DNSTAP_MSG_QUERY_PORT] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_RESPONSE_PORT] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_QUERY_SEC] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_QUERY_NSEC] = DNSTAP_WIRE_FIXED32,
-    [DNSTAP_MSG_QUERY_MESSAGE] = DNSTAP_WIRE_BYTES,
-    [DNSTAP_MSG_QUERY_ZONE] = DNSTAP_WIRE_BYTES,
-    [DNSTAP_MSG_RESPONSE_SEC] = DNSTAP_WIRE_VARINT,
-    [DNSTAP_MSG_RESPONSE_NSEC] = DNSTAP_WIRE_FIXED32,
-    [DNSTAP_MSG_RESPONSE_MESSAGE] = DNSTAP_WIRE_BYTES,
+    [DNSTAP_MSG_TYPE] = PBWIRE_VARINT,
+    [DNSTAP_MSG_FAMILY] = PBWIRE_VARINT,
+    [DNSTAP_MSG_PROTOCOL] = PBWIRE_VARINT,
+    [DNSTAP_MSG_QUERY_ADDRESS] = PBWIRE_BYTES,
+    [DNSTAP_MSG_RESPONSE_ADDRESS] = PBWIRE_BYTES,
+    [DNSTAP_MSG_QUERY_PORT] = PBWIRE_VARINT,
+    [DNSTAP_MSG_RESPONSE_PORT] = PBWIRE_VARINT,
+    [DNSTAP_MSG_QUERY_SEC] = PBWIRE_VARINT,
+    [DNSTAP_MSG_QUERY_NSEC] = PBWIRE_FIXED32,
+    [DNSTAP_MSG_QUERY_MESSAGE] = PBWIRE_BYTES,
+    [DNSTAP_MSG_QUERY_ZONE] = PBWIRE_BYTES,
+    [DNSTAP_MSG_RESPONSE_SEC] = PBWIRE_VARINT,
+    [DNSTAP_MSG_RESPONSE_NSEC] = PBWIRE_FIXED32,
+    [DNSTAP_MSG_RESPONSE_MESSAGE] = PBWIRE_BYTES,
 };
 
 /* Highest Message.type (UPDATE_RESPONSE). */
@@ -76,21 +69,6 @@ static const char *const dnstap_error_names[DNSTAP_E_COUNT] = {
     [DNSTAP_E_BAD_FIELD] = "dnstap_bad_field",
 };
 
-/* A cursor over one protobuf message. */
-struct dnstap_pb {
-    const uint8_t *p;
-    const uint8_t *end;
-};
-
-/* One field as read from the wire. */
-struct dnstap_field {
-    uint32_t number;
-    uint32_t wire;
-    uint64_t value;          /* varint, fixed32 or fixed64 */
-    const uint8_t *bytes;    /* length-delimited payload */
-    size_t len;
-};
-
 /* Where the fields of a Message lie; only bits of present are valid. */
 struct dnstap_msg {
     uint32_t present;        /* bit n: field n was seen */
@@ -99,109 +77,16 @@ struct dnstap_msg {
     size_t len[DNSTAP_MSG_FIELDS];
 };
 
-static int
-dnstap_varint_slow(struct dnstap_pb *pb, uint64_t *out)
-{
-    const uint8_t *p = pb->p;
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < 10; i++) {
-        uint8_t b;
-
-        if (p == pb->end) {
-            return -DNSTAP_E_PROTOBUF;
-        }
-        b = *p++;
-        if (i == 9 && b > 1) {
-            return -DNSTAP_E_PROTOBUF;   /* more than 64 bits */
-        }
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (b < 0x80) {
-            pb->p = p;
-            *out = v;
-            return 0;
-        }
-    }
-    return -DNSTAP_E_PROTOBUF;
-}
-
-static inline int
-dnstap_varint(struct dnstap_pb *pb, uint64_t *out)
-{
-    if (pb->p < pb->end && *pb->p < 0x80) {
-        *out = *pb->p++;
-        return 0;
-    }
-    return dnstap_varint_slow(pb, out);
-}
-
-static uint64_t
-dnstap_load_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = n; i > 0; i--) {
-        v = v << 8 | p[i - 1];
-    }
-    return v;
-}
-
-/* Read the payload of field f according to its wire type. */
-static int
-dnstap_field_payload(struct dnstap_pb *pb, struct dnstap_field *f)
-{
-    size_t avail = (size_t)(pb->end - pb->p);
-    unsigned fixed = f->wire == DNSTAP_WIRE_FIXED32 ? 4 : 8;
-
-    switch (f->wire) {
-    case DNSTAP_WIRE_VARINT:
-        return dnstap_varint(pb, &f->value);
-    case DNSTAP_WIRE_FIXED32:
-    case DNSTAP_WIRE_FIXED64:
-        if (avail < fixed) {
-            return -DNSTAP_E_PROTOBUF;
-        }
-        f->value = dnstap_load_le(pb->p, fixed);
-        pb->p += fixed;
-        return 0;
-    case DNSTAP_WIRE_BYTES:
-        if (dnstap_varint(pb, &f->value) < 0 ||
-            f->value > (size_t)(pb->end - pb->p)) {
-            return -DNSTAP_E_PROTOBUF;
-        }
-        f->bytes = pb->p;
-        f->len = (size_t)f->value;
-        pb->p += f->len;
-        return 0;
-    default:
-        return -DNSTAP_E_PROTOBUF;   /* groups and reserved types */
-    }
-}
-
-/* Read the next field; the caller checks pb->p < pb->end first. */
-static int
-dnstap_next_field(struct dnstap_pb *pb, struct dnstap_field *f)
-{
-    uint64_t tag;
-
-    if (dnstap_varint(pb, &tag) < 0 || tag > UINT32_MAX || tag >> 3 == 0) {
-        return -DNSTAP_E_PROTOBUF;
-    }
-    f->number = (uint32_t)(tag >> 3);
-    f->wire = (uint32_t)(tag & 7);
-    return dnstap_field_payload(pb, f);
-}
-
 /* Record the fields of a Message; later copies of a field win. */
 static int
 dnstap_read_message(const uint8_t *p, size_t len, struct dnstap_msg *m)
 {
-    struct dnstap_pb pb = { p, p + len };
-    struct dnstap_field f;
+    struct pbwire pb = { p, p + len };
+    struct pbwire_field f;
 
     m->present = 0;
     while (pb.p < pb.end) {
-        if (dnstap_next_field(&pb, &f) < 0) {
+        if (pbwire_next(&pb, &f) < 0) {
             return -DNSTAP_E_PROTOBUF;
         }
         if (f.number >= DNSTAP_MSG_FIELDS) {
@@ -220,25 +105,25 @@ dnstap_read_message(const uint8_t *p, size_t len, struct dnstap_msg *m)
 
 /* Find the Message inside the outer Dnstap message. */
 static int
-dnstap_read_outer(const uint8_t *p, size_t len, struct dnstap_field *msg)
+dnstap_read_outer(const uint8_t *p, size_t len, struct pbwire_field *msg)
 {
-    struct dnstap_pb pb = { p, p + len };
-    struct dnstap_field f;
+    struct pbwire pb = { p, p + len };
+    struct pbwire_field f;
     int found = 0;
 
     while (pb.p < pb.end) {
-        if (dnstap_next_field(&pb, &f) < 0) {
+        if (pbwire_next(&pb, &f) < 0) {
             return -DNSTAP_E_PROTOBUF;
         }
         if (f.number == DNSTAP_FIELD_TYPE) {
-            if (f.wire != DNSTAP_WIRE_VARINT) {
+            if (f.wire != PBWIRE_VARINT) {
                 return -DNSTAP_E_PROTOBUF;
             }
             if (f.value != DNSTAP_TYPE_MESSAGE) {
                 return -DNSTAP_E_BAD_TYPE;
             }
         } else if (f.number == DNSTAP_FIELD_MESSAGE || f.number <= 3) {
-            if (f.wire != DNSTAP_WIRE_BYTES) {
+            if (f.wire != PBWIRE_BYTES) {
                 return -DNSTAP_E_PROTOBUF;
             }
             if (f.number == DNSTAP_FIELD_MESSAGE) {
@@ -374,7 +259,7 @@ dnstap_fill(const struct dnstap_msg *m, struct event *ev)
 int
 dnstap_decode(const uint8_t *frame, size_t len, struct event *ev)
 {
-    struct dnstap_field outer;
+    struct pbwire_field outer;
     struct dnstap_msg m;
     int rc;
 
