@@ -14,7 +14,8 @@ enum {
     OPT_RESOLVER_DISABLE, OPT_KUBECONFIG, OPT_STANDALONE, OPT_CONFIG,
     OPT_REPLAY, OPT_METRICS, OPT_HEALTH, OPT_LEADER_NS, OPT_NODE_NAME,
     OPT_LOG_LEVEL, OPT_DNSTAP_SOCKET, OPT_DNSTAP_TCP, OPT_INTERFACE,
-    OPT_OUTPUT, OPT_EVENTS_OUT, OPT_HELP, OPT_VERSION,
+    OPT_OUTPUT, OPT_EVENTS_OUT, OPT_HELP, OPT_VERSION, OPT_LEASE_DURATION,
+    OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD, OPT_RESYNC,
 };
 
 static const struct option cli_longopts[] = {
@@ -33,6 +34,11 @@ static const struct option cli_longopts[] = {
     {"health-probe-bind-address", required_argument, NULL, OPT_HEALTH},
     {"leader-election-namespace", required_argument, NULL, OPT_LEADER_NS},
     {"node-name", required_argument, NULL, OPT_NODE_NAME},
+    {"leader-lease-duration", required_argument, NULL, OPT_LEASE_DURATION},
+    {"leader-renew-deadline", required_argument, NULL, OPT_RENEW_DEADLINE},
+    {"leader-retry-period", required_argument, NULL, OPT_RETRY_PERIOD},
+    {"forward-bind-address", required_argument, NULL, OPT_FORWARD},
+    {"resync-period", required_argument, NULL, OPT_RESYNC},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"dnstap-socket", required_argument, NULL, OPT_DNSTAP_SOCKET},
     {"dnstap-tcp", required_argument, NULL, OPT_DNSTAP_TCP},
@@ -75,6 +81,18 @@ cli_usage(FILE *out)
 "                               namespace of the Lease (default\n"
 "                               \"ugallu-system\")\n"
 "  --node-name NAME             this node (default $HOSTNAME)\n"
+"  --leader-lease-duration D    leader Lease duration (default 15s)\n"
+"  --leader-renew-deadline D    leader gives up when it could not renew\n"
+"                               for D (default 10s)\n"
+"  --leader-retry-period D      acquire/renew interval (default 2s)\n"
+"  --forward-bind-address ADDR  where this pod takes findings forwarded\n"
+"                               by the others, POST /v1/findings (default\n"
+"                               :9091; advertised in the Lease as\n"
+"                               $POD_IP, else the bind host, else\n"
+"                               127.0.0.1, and this port)\n"
+"  --resync-period D            status patch, ConfigMap re-read and\n"
+"                               missing-config retry interval (default\n"
+"                               30s)\n"
 "  --cluster-id ID              spec.clusterIdentity.clusterID\n"
 "  --cluster-name NAME          spec.clusterIdentity.clusterName\n"
 "  --resolver-endpoint HOST:PORT\n"
@@ -104,6 +122,11 @@ cli_defaults(struct cli_options *o)
     o->leader_ns = "ugallu-system";
     o->node_name = host != NULL && host[0] != '\0' ? host : "localhost";
     o->log_level = "info";
+    o->lease_duration = "15s";
+    o->renew_deadline = "10s";
+    o->retry_period = "2s";
+    o->forward_addr = ":9091";
+    o->resync_period = "30s";
     o->resolver_endpoint = ":9000";
     o->resolver_uds = "/var/run/ugallu/resolver.sock";
     o->cluster_id = "";
@@ -133,6 +156,11 @@ cli_string_slot(struct cli_options *o, int opt)
     case OPT_INTERFACE: return &o->interface;
     case OPT_OUTPUT: return &o->output;
     case OPT_EVENTS_OUT: return &o->events_out;
+    case OPT_LEASE_DURATION: return &o->lease_duration;
+    case OPT_RENEW_DEADLINE: return &o->renew_deadline;
+    case OPT_RETRY_PERIOD: return &o->retry_period;
+    case OPT_FORWARD: return &o->forward_addr;
+    case OPT_RESYNC: return &o->resync_period;
     default: return NULL;
     }
 }

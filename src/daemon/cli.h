@@ -36,6 +36,11 @@ struct cli_options {
     int health_addr_set;
     const char *leader_ns;          /* default "ugallu-system" */
     const char *node_name;          /* default $HOSTNAME */
+    const char *lease_duration;     /* --leader-lease-duration, "15s" */
+    const char *renew_deadline;     /* --leader-renew-deadline, "10s" */
+    const char *retry_period;       /* --leader-retry-period, "2s" */
+    const char *forward_addr;       /* --forward-bind-address, ":9091" */
+    const char *resync_period;      /* --resync-period, "30s" */
     const char *log_level;          /* default "info" */
     const char *dnstap_socket;      /* overrides spec.source */
     const char *dnstap_tcp;

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "daemon/cli.h"
+#include "daemon/cluster.h"
 #include "daemon/pipeline.h"
 #include "http/httpd.h"
 #include "sources/dnstap_listen.h"
@@ -318,6 +319,41 @@ main_cleanup(struct main_run *r)
     }
 }
 
+/* What status.activeSource reports: the source the flags or the
+ * config start (see main_sources). */
+static const char *
+main_active_source(const struct main_run *r)
+{
+    if (r->opt.dnstap_socket != NULL || r->opt.dnstap_tcp != NULL) {
+        return "dnstap";
+    }
+    return r->opt.interface != NULL ? "pcap" : r->cfg.source.mode;
+}
+
+/* Kubernetes mode: live mode with the cluster parts around it. */
+static int
+main_cluster(struct main_run *r, const sigset_t *sigs)
+{
+    struct cluster_options co = {
+        .opt = &r->opt, .pipe = r->pipe,
+        .active_source = main_active_source(r),
+    };
+    struct cluster *c = NULL;
+    int rc;
+
+    if (r->opt.replay != NULL) {
+        log_error("--replay needs --standalone", "replay=%s",
+                  r->opt.replay);
+        return 2;
+    }
+    if (main_http(r, 1) != 0 || cluster_start(&co, &c) != 0) {
+        return 2;
+    }
+    rc = main_live(r, sigs);
+    cluster_stop(c);
+    return rc;
+}
+
 static int
 main_dispatch(struct main_run *r, const sigset_t *sigs)
 {
@@ -328,9 +364,7 @@ main_dispatch(struct main_run *r, const sigset_t *sigs)
         return main_explain(r);
     }
     if (!r->opt.standalone) {
-        log_error("Kubernetes mode is not available in this build",
-                  "hint=\"%s\"", "run with --standalone");
-        return 2;
+        return main_cluster(r, sigs);
     }
     if (main_http(r, r->opt.replay == NULL) != 0) {
         return 2;

@@ -1,0 +1,47 @@
+/*
+ * cluster.h - Kubernetes mode (no --standalone): the API client, leader
+ * election, the single dispatcher and the DNSDetectConfig follower
+ * around a pipeline that main.c runs as in standalone live mode.
+ *
+ * Credentials: --kubeconfig, else the in-cluster ServiceAccount
+ * ($UGALLU_SA_DIR or the standard mount, KUBERNETES_SERVICE_HOST/PORT).
+ * Everything namespaced lives in --leader-election-namespace: the Lease
+ * and the DNSDetectConfig --config-name.
+ */
+#ifndef DD_CLUSTER_H
+#define DD_CLUSTER_H
+
+#include "daemon/cli.h"
+#include "daemon/pipeline.h"
+
+struct cluster;
+
+struct cluster_options {
+    const struct cli_options *opt; /* borrowed; outlives the cluster */
+    struct pipeline *pipe;         /* borrowed; not started yet */
+    const char *active_source;     /* status.activeSource */
+};
+
+/*
+ * Connect and start leader election, the dispatcher (set as the
+ * pipeline's extra sink, so call before pipeline_start()) and the config
+ * watch.  Main thread.  Returns 0 and *out, or a negative errno after
+ * logging why.
+ */
+int cluster_start(const struct cluster_options *o, struct cluster **out);
+
+/*
+ * Stop after the pipeline has stopped and flushed: the dispatcher
+ * (delivering what is queued for up to 3 s), then the Lease, released
+ * when held, then the config watch.  NULL is fine.
+ */
+void cluster_stop(struct cluster *c);
+
+/*
+ * Parse a duration: digits with a unit "ms", "s" or "m" (plain digits
+ * are seconds).  Returns 0 and *ms, or -EINVAL (also for 0 and for more
+ * than a day).
+ */
+int cluster_duration_ms(const char *text, unsigned *ms);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * cfgwatch.h - follow the DNSDetectConfig in the cluster, feed its
+ * ConfigMap blocklists, and report status.
+ *
+ * A list-then-watch (kclient_watch_start) on the namespace's
+ * dnsdetectconfigs, narrowed to --config-name by a field selector.  On
+ * ADDED, MODIFIED or RELISTED the object's JSON text goes through the
+ * same loader as a file (config_parse; JSON is YAML flow syntax), and
+ * the result is applied with pipeline_apply_config().  A spec the
+ * loader refuses is logged, reported as a core/v1 Event (reason
+ * InvalidConfig, type Warning) on the DNSDetectConfig, and the previous
+ * configuration stays.  After every apply, each ConfigMap of
+ * spec.detectors.blocklist.namespaceConfigMaps is read and its data
+ * values (concatenated, in key order) fed with pipeline_feed_blocklist();
+ * every resync period the ConfigMaps are read again and fed when their
+ * text changed (so a ConfigMap edit lands within one period; they are
+ * not watched).
+ *
+ * A status thread merge-patches the status subresource after each apply
+ * and every resync period: observedGeneration, lastConfigLoadAt,
+ * activeSource, inflightLookups, per-detector enabled/fires and a Ready
+ * condition.  Only the leader writes status and Events (lease.h), so N
+ * pods do not fight over one object.  While the object is missing the
+ * status thread logs "DNSConfigMissing" once per resync period; the
+ * watch picks the object up as soon as it is created.  Status writes
+ * are best effort: failures are logged at debug level and counted in
+ * ugallu_dns_status_writes_total{outcome}.
+ */
+#ifndef DD_CFGWATCH_H
+#define DD_CFGWATCH_H
+
+#include <stdint.h>
+
+#include "daemon/pipeline.h"
+#include "k8s/kclient.h"
+#include "k8s/lease.h"
+
+struct cfgwatch;
+
+struct cfgwatch_options {
+    struct kclient *kc;          /* borrowed; outlives the watcher */
+    struct pipeline *pipe;       /* borrowed; outlives the watcher */
+    struct lease *lease;         /* borrowed; who writes status */
+    const char *namespace_;      /* of the DNSDetectConfig (copied) */
+    const char *name;            /* --config-name (copied) */
+    const char *node;            /* reported as the Event's source host */
+    const char *active_source;   /* status.activeSource (copied) */
+    unsigned resync_ms;          /* status tick, ConfigMap re-read and
+                                    missing-object retry; 0: 30000 */
+};
+
+/* Start the watch and the status thread.  Returns 0 and *out, or a
+ * negative errno. */
+int cfgwatch_start(const struct cfgwatch_options *o, struct cfgwatch **out);
+
+/* Stop both threads and free.  NULL is fine. */
+void cfgwatch_stop(struct cfgwatch *c);
+
+/* Configurations applied so far (tests, logs).  Any thread. */
+uint64_t cfgwatch_applied(struct cfgwatch *c);
+
+#endif
