@@ -34,7 +34,7 @@ struct pbwire_field {
     uint32_t wire;           /* enum pbwire_type */
     uint64_t value;          /* varint, fixed32 or fixed64 (little end) */
     const uint8_t *bytes;    /* length-delimited payload, inside the */
-    size_t len;              /* message; only for PBWIRE_BYTES */
+    size_t len;              /* message; NULL and 0 for other types */
 };
 
 /* Read a varint.  Returns 0, or -1 when cut short or over 64 bits. */
@@ -113,6 +113,8 @@ pbwire_next(struct pbwire *pb, struct pbwire_field *f)
     }
     f->number = (uint32_t)(tag >> 3);
     f->wire = (uint32_t)(tag & 7);
+    f->bytes = NULL;
+    f->len = 0;
     return pbwire_payload(pb, f);
 }
 

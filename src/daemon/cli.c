@@ -14,8 +14,9 @@ enum {
     OPT_RESOLVER_DISABLE, OPT_KUBECONFIG, OPT_STANDALONE, OPT_CONFIG,
     OPT_REPLAY, OPT_METRICS, OPT_HEALTH, OPT_LEADER_NS, OPT_NODE_NAME,
     OPT_LOG_LEVEL, OPT_DNSTAP_SOCKET, OPT_DNSTAP_TCP, OPT_INTERFACE,
-    OPT_OUTPUT, OPT_EVENTS_OUT, OPT_HELP, OPT_VERSION, OPT_LEASE_DURATION,
-    OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD, OPT_RESYNC,
+    OPT_OUTPUT, OPT_EVENTS_OUT, OPT_COREDNS_ENDPOINT, OPT_COREDNS_TOKEN,
+    OPT_COREDNS_CA, OPT_COREDNS_INSECURE, OPT_HELP, OPT_VERSION,
+    OPT_LEASE_DURATION, OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD, OPT_RESYNC,
 };
 
 static const struct option cli_longopts[] = {
@@ -44,6 +45,10 @@ static const struct option cli_longopts[] = {
     {"dnstap-tcp", required_argument, NULL, OPT_DNSTAP_TCP},
     {"interface", required_argument, NULL, OPT_INTERFACE},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"coredns-endpoint", required_argument, NULL, OPT_COREDNS_ENDPOINT},
+    {"coredns-token-file", required_argument, NULL, OPT_COREDNS_TOKEN},
+    {"coredns-ca-file", required_argument, NULL, OPT_COREDNS_CA},
+    {"coredns-insecure", no_argument, NULL, OPT_COREDNS_INSECURE},
     {"events-out", required_argument, NULL, OPT_EVENTS_OUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -71,6 +76,14 @@ cli_usage(FILE *out)
 "  --dnstap-socket PATH         Frame Streams receiver on a unix socket\n"
 "  --dnstap-tcp HOST:PORT       Frame Streams receiver on TCP\n"
 "  --interface IFACE            live packet capture (needs CAP_NET_RAW)\n"
+"  --coredns-endpoint HOST:PORT the ugallu CoreDNS plugin's stream; repeat\n"
+"                               for every CoreDNS (else spec.source\n"
+"                               endpoints with mode coredns-ugallu)\n"
+"  --coredns-token-file PATH    its bearer token (default\n"
+"                               /var/run/secrets/ugallu-coredns-grpc-token/\n"
+"                               token)\n"
+"  --coredns-ca-file PATH       TLS roots for the plugin\n"
+"  --coredns-insecure           plaintext to the plugin\n"
 "  --output FILE                SecurityEvent JSON lines (default stdout)\n"
 "  --events-out FILE            every normalised event as JSON lines\n"
 "                               (\"-\" for stdout)\n"
@@ -134,6 +147,8 @@ cli_defaults(struct cli_options *o)
     o->resolver_uds = "/var/run/ugallu/resolver.sock";
     o->cluster_id = "";
     o->cluster_name = "";
+    o->coredns_token_file =
+        "/var/run/secrets/ugallu-coredns-grpc-token/token";
 }
 
 /* Options that carry a string: where each one goes. */
@@ -159,6 +174,8 @@ cli_string_slot(struct cli_options *o, int opt)
     case OPT_INTERFACE: return &o->interface;
     case OPT_OUTPUT: return &o->output;
     case OPT_EVENTS_OUT: return &o->events_out;
+    case OPT_COREDNS_TOKEN: return &o->coredns_token_file;
+    case OPT_COREDNS_CA: return &o->coredns_ca_file;
     case OPT_LEASE_DURATION: return &o->lease_duration;
     case OPT_RENEW_DEADLINE: return &o->renew_deadline;
     case OPT_RETRY_PERIOD: return &o->retry_period;
@@ -182,6 +199,13 @@ cli_flag(struct cli_options *o, int opt)
     switch (opt) {
     case OPT_RESOLVER_INSECURE: o->resolver_insecure = 1; return 0;
     case OPT_RESOLVER_DISABLE: o->resolver_disable = 1; return 0;
+    case OPT_COREDNS_INSECURE: o->coredns_insecure = 1; return 0;
+    case OPT_COREDNS_ENDPOINT:
+        if (o->ncoredns == 16) {
+            return -EINVAL;
+        }
+        o->coredns_endpoints[o->ncoredns++] = optarg;
+        return 0;
     case OPT_STANDALONE: o->standalone = 1; return 0;
     case OPT_HELP: o->command = CLI_HELP; return 0;
     case OPT_VERSION: o->command = CLI_VERSION; return 0;

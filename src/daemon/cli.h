@@ -45,6 +45,11 @@ struct cli_options {
     const char *dnstap_socket;      /* overrides spec.source */
     const char *dnstap_tcp;
     const char *interface;
+    const char *coredns_endpoints[16]; /* --coredns-endpoint, repeated */
+    int ncoredns;
+    const char *coredns_token_file; /* bearer token of the plugin */
+    const char *coredns_ca_file;    /* TLS roots for the plugin */
+    int coredns_insecure;           /* plaintext to the plugin */
     const char *output;             /* findings file, default stdout */
     const char *events_out;         /* events file, "-" for stdout */
     char **names;                   /* explain: names from argv */

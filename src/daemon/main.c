@@ -15,6 +15,7 @@
 #include "daemon/cluster.h"
 #include "daemon/pipeline.h"
 #include "http/httpd.h"
+#include "sources/corednssrc.h"
 #include "sources/dnstap_listen.h"
 #include "sources/pcapsrc.h"
 #include "sources/replay.h"
@@ -32,6 +33,7 @@ struct main_run {
     struct httpd *metrics_http;
     struct httpd *health_http;
     struct dnstap_listen *dnstap;
+    struct corednssrc *coredns;
     struct pcapsrc *pcap;
     pthread_t pcap_thread;
     int pcap_started;
@@ -180,24 +182,82 @@ main_pcap_thread(void *arg)
     return NULL;
 }
 
+/*
+ * The CoreDNS plugin endpoints to follow: --coredns-endpoint, else the
+ * config's endpoints when its mode is coredns-ugallu.  Returns how many.
+ */
+static size_t
+main_coredns_targets(const struct main_run *r, const char **out)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < r->opt.ncoredns; i++) {
+        out[n++] = r->opt.coredns_endpoints[i];
+    }
+    if (n == 0 && strcmp(r->cfg.source.mode, "coredns-ugallu") == 0) {
+        for (size_t i = 0; i < r->cfg.source.nendpoints && i < 16; i++) {
+            out[n++] = r->cfg.source.endpoints[i];
+        }
+    }
+    return n;
+}
+
+/* Stream from every CoreDNS with the ugallu plugin. */
+static int
+main_coredns(struct main_run *r, const char **targets, size_t n)
+{
+    struct corednssrc_opts o = {
+        .endpoints = targets,
+        .nendpoints = n,
+        .token_file = r->opt.coredns_token_file,
+        .subscriber_id = r->opt.node_name,
+        .tls = !r->opt.coredns_insecure,
+        .ca_file = r->opt.coredns_ca_file,
+        /*
+         * Clients the plugin cannot place on a node (host-network pods,
+         * anything outside the pod CIDRs) reach every pod that asks.
+         * Each pod raises the same findings for them, and the
+         * deterministic SecurityEvent names fold those into one.
+         */
+        .include_unplaced = 1,
+    };
+    char err[512];
+
+    r->coredns = corednssrc_open(&o, pipeline_submit_cb, r->pipe, err,
+                                 sizeof(err));
+    if (r->coredns == NULL || corednssrc_start(r->coredns) != 0) {
+        log_error("coredns-ugallu source failed", "error=\"%s\"", err);
+        return -EINVAL;
+    }
+    log_info("coredns-ugallu source started", "endpoints=%zu node=%s", n,
+             r->opt.node_name);
+    return 0;
+}
+
 /* Open the live sources the flags or the config name. */
 static int
 main_sources(struct main_run *r)
 {
     const char *sock = r->opt.dnstap_socket, *tcp = r->opt.dnstap_tcp;
     const char *iface = r->opt.interface;
+    const char *targets[16];
+    size_t ntargets = main_coredns_targets(r, targets);
     char err[512];
 
-    if (sock == NULL && tcp == NULL && iface == NULL) {
+    if (ntargets > 0 && main_coredns(r, targets, ntargets) != 0) {
+        return -EINVAL;
+    }
+    if (sock == NULL && tcp == NULL && iface == NULL && ntargets == 0) {
         sock = r->cfg.source.dnstap_socket[0] ? r->cfg.source.dnstap_socket
                                               : NULL;
         tcp = r->cfg.source.dnstap_tcp[0] ? r->cfg.source.dnstap_tcp : NULL;
         iface = r->cfg.source.interface[0] ? r->cfg.source.interface : NULL;
     }
-    if (sock == NULL && tcp == NULL && iface == NULL) {
+    if (sock == NULL && tcp == NULL && iface == NULL && ntargets == 0) {
         log_error("no source", "hint=\"%s\"",
-                  "give --replay, --dnstap-socket, --dnstap-tcp or "
-                  "--interface, or spec.source in the config");
+                  "give --replay, --dnstap-socket, --dnstap-tcp, "
+                  "--interface or --coredns-endpoint, or spec.source in "
+                  "the config");
         return -EINVAL;
     }
     if (sock != NULL || tcp != NULL) {
@@ -227,6 +287,9 @@ static void
 main_stop_sources(struct main_run *r)
 {
     r->stop = 1;
+    if (r->coredns != NULL) {
+        corednssrc_stop(r->coredns);
+    }
     if (r->dnstap != NULL) {
         dnstap_listen_stop(r->dnstap);
     }
@@ -305,6 +368,9 @@ static void
 main_cleanup(struct main_run *r)
 {
     dnstap_listen_free(r->dnstap);
+    if (r->coredns != NULL) {
+        corednssrc_free(r->coredns);
+    }
     if (r->pcap != NULL) {
         pcapsrc_close(r->pcap);
     }
@@ -324,6 +390,9 @@ main_cleanup(struct main_run *r)
 static const char *
 main_active_source(const struct main_run *r)
 {
+    if (r->opt.ncoredns > 0) {
+        return "coredns-ugallu";
+    }
     if (r->opt.dnstap_socket != NULL || r->opt.dnstap_tcp != NULL) {
         return "dnstap";
     }

@@ -800,7 +800,8 @@ def read_jsonl(path):
 class Daemon(Process):
     """ugallu-dns-detect in standalone mode on a live source.
 
-    source is ("unix", path), ("tcp", host, port) or ("iface", name).
+    source is ("unix", path), ("tcp", host, port), ("iface", name) or
+    ("coredns", "host:port", token_file) for the ugallu CoreDNS plugin.
     Events go to events.jsonl, findings to findings.jsonl in workdir.
     """
 
@@ -832,6 +833,10 @@ class Daemon(Process):
             argv += ["--dnstap-socket", self.source[1]]
         elif kind == "tcp":
             argv += ["--dnstap-tcp", "%s:%d" % self.source[1:]]
+        elif kind == "coredns":
+            argv += ["--coredns-endpoint", self.source[1],
+                     "--coredns-token-file", self.source[2],
+                     "--coredns-insecure", "--node-name", "node-a"]
         else:
             argv += ["--interface", self.source[1]]
         return argv + list(extra_args)
