@@ -304,7 +304,8 @@ pipeline_on_event(void *ctx, const struct event *ev)
         chain_run(p->chain, ev, pipeline_report, p);
     }
     if (timed) {
-        metrics_observe_ns(p->stage_cost, pipeline_clock_ns(CLOCK_MONOTONIC) - t0);
+        metrics_observe_ns(p->stage_cost,
+                           pipeline_clock_ns(CLOCK_MONOTONIC) - t0);
     }
 }
 
