@@ -14,8 +14,8 @@ BUILD := build
 TEST_BUILD := build-test
 FUZZ_BUILD := build-fuzz
 
-.PHONY: all deps deps-build demo test unit go-unit system k8s coredns bench \
-	fuzz clean
+.PHONY: all deps deps-build demo test unit go-unit system k8s helm coredns \
+	bench fuzz clean
 
 all: deps-build
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) \
@@ -48,6 +48,10 @@ unit: deps $(TEST_BUILD)/build.ninja
 k8s:
 	@scripts/k8s/build-control-plane.sh >/dev/null || [ $$? -eq 3 ]
 
+# helm, built once from its Go module and cached, for the chart's tests.
+helm:
+	@scripts/k8s/build-helm.sh >/dev/null || [ $$? -eq 3 ]
+
 # CoreDNS with the ugallu plugin, built once from Go modules and cached.
 coredns:
 	@scripts/coredns/build.sh >/dev/null || [ $$? -eq 3 ]
@@ -57,7 +61,7 @@ go-unit:
 	cd coredns-ugallu && PATH="$$PATH:/usr/local/go/bin" \
 	    GOFLAGS=-mod=readonly go test ./...
 
-system: deps k8s coredns $(TEST_BUILD)/build.ninja
+system: deps k8s helm coredns $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	UGALLU_BIN=$(CURDIR)/$(TEST_BUILD)/ugallu-dns-detect \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
