@@ -15,9 +15,7 @@
 #include "daemon/cluster.h"
 #include "daemon/pipeline.h"
 #include "http/httpd.h"
-#include "sources/corednssrc.h"
-#include "sources/dnstap_listen.h"
-#include "sources/pcapsrc.h"
+#include "daemon/supervisor.h"
 #include "sources/replay.h"
 
 #define MAIN_VERSION "0.1.0"
@@ -32,12 +30,8 @@ struct main_run {
     FILE *events;
     struct httpd *metrics_http;
     struct httpd *health_http;
-    struct dnstap_listen *dnstap;
-    struct corednssrc *coredns;
-    struct pcapsrc *pcap;
-    pthread_t pcap_thread;
-    int pcap_started;
-    volatile sig_atomic_t stop;
+    struct supervisor *sup;
+    const char *coredns_targets[16];
 };
 
 static int
@@ -173,15 +167,6 @@ main_http(struct main_run *r, int live)
     return 0;
 }
 
-static void *
-main_pcap_thread(void *arg)
-{
-    struct main_run *r = arg;
-
-    pcapsrc_run(r->pcap, &r->stop);
-    return NULL;
-}
-
 /*
  * The CoreDNS plugin endpoints to follow: --coredns-endpoint, else the
  * config's endpoints when its mode is coredns-ugallu.  Returns how many.
@@ -202,35 +187,81 @@ main_coredns_targets(const struct main_run *r, const char **out)
     return n;
 }
 
-/* Stream from every CoreDNS with the ugallu plugin. */
-static int
-main_coredns(struct main_run *r, const char **targets, size_t n)
+static const char *
+main_nonempty(const char *flag, const char *cfg)
 {
-    struct corednssrc_opts o = {
-        .endpoints = targets,
-        .nendpoints = n,
-        .token_file = r->opt.coredns_token_file,
-        .subscriber_id = r->opt.node_name,
-        .tls = !r->opt.coredns_insecure,
-        .ca_file = r->opt.coredns_ca_file,
-        /*
-         * Clients the plugin cannot place on a node (host-network pods,
-         * anything outside the pod CIDRs) reach every pod that asks.
-         * Each pod raises the same findings for them, and the
-         * deterministic SecurityEvent names fold those into one.
-         */
-        .include_unplaced = 1,
-    };
-    char err[512];
+    if (flag != NULL) {
+        return flag;
+    }
+    return cfg[0] != '\0' ? cfg : NULL;
+}
 
-    r->coredns = corednssrc_open(&o, pipeline_submit_cb, r->pipe, err,
-                                 sizeof(err));
-    if (r->coredns == NULL || corednssrc_start(r->coredns) != 0) {
-        log_error("coredns-ugallu source failed", "error=\"%s\"", err);
+/*
+ * The primary: CoreDNS endpoints and whatever dnstap or capture the
+ * flags name, all at once; without any of these, the config's dnstap
+ * socket, TCP address and interface.
+ */
+static void
+main_primary(struct main_run *r, struct supervisor_spec *p)
+{
+    p->coredns = r->coredns_targets;
+    p->ncoredns = main_coredns_targets(r, r->coredns_targets);
+    p->dnstap_socket = r->opt.dnstap_socket;
+    p->dnstap_tcp = r->opt.dnstap_tcp;
+    p->interface = r->opt.interface;
+    if (supervisor_spec_name(p)[0] == '\0') {
+        p->dnstap_socket = main_nonempty(NULL, r->cfg.source.dnstap_socket);
+        p->dnstap_tcp = main_nonempty(NULL, r->cfg.source.dnstap_tcp);
+        p->interface = main_nonempty(NULL, r->cfg.source.interface);
+    }
+}
+
+/*
+ * spec.source.fallback, when the primary is of another kind: dnstap or
+ * pcap with the flags' settings, else the config's.  A flag taken by the
+ * fallback leaves the primary.
+ */
+static void
+main_fallback(struct main_run *r, struct supervisor_spec *p,
+              struct supervisor_spec *fb)
+{
+    const char *mode = r->cfg.source.fallback;
+    const struct config_source *c = &r->cfg.source;
+
+    if (mode[0] == '\0' || strcmp(mode, supervisor_spec_name(p)) == 0) {
+        return;
+    }
+    if (strcmp(mode, "dnstap") == 0) {
+        fb->dnstap_socket = main_nonempty(r->opt.dnstap_socket,
+                                          c->dnstap_socket);
+        fb->dnstap_tcp = main_nonempty(r->opt.dnstap_tcp, c->dnstap_tcp);
+        p->dnstap_socket = p->dnstap_tcp = NULL;
+    } else if (strcmp(mode, "pcap") == 0) {
+        fb->interface = main_nonempty(r->opt.interface, c->interface);
+        p->interface = NULL;
+    }
+    if (supervisor_spec_name(fb)[0] == '\0') {
+        log_warn("fallback not usable, none", "fallback=%s hint=\"%s\"",
+                 mode, "tetragon is not supported as a fallback yet; "
+                 "dnstap and pcap need their socket or interface");
+    }
+}
+
+/* The silence window: --source-silence, else spec.source.silenceAfter. */
+static int
+main_silence(const struct main_run *r, uint64_t *ns)
+{
+    unsigned ms;
+
+    if (r->opt.source_silence == NULL) {
+        return 0;
+    }
+    if (cluster_duration_ms(r->opt.source_silence, &ms) != 0) {
+        log_error("bad --source-silence", "value=%s",
+                  r->opt.source_silence);
         return -EINVAL;
     }
-    log_info("coredns-ugallu source started", "endpoints=%zu node=%s", n,
-             r->opt.node_name);
+    *ns = (uint64_t)ms * 1000000ull;
     return 0;
 }
 
@@ -238,66 +269,34 @@ main_coredns(struct main_run *r, const char **targets, size_t n)
 static int
 main_sources(struct main_run *r)
 {
-    const char *sock = r->opt.dnstap_socket, *tcp = r->opt.dnstap_tcp;
-    const char *iface = r->opt.interface;
-    const char *targets[16];
-    size_t ntargets = main_coredns_targets(r, targets);
-    char err[512];
+    struct supervisor_options so = {
+        .pipe = r->pipe,
+        .node = r->opt.node_name,
+        .coredns_token_file = r->opt.coredns_token_file,
+        .coredns_ca_file = r->opt.coredns_ca_file,
+        .coredns_tls = !r->opt.coredns_insecure,
+        .silence_ns = r->cfg.source.silence_ns,
+    };
 
-    if (ntargets > 0 && main_coredns(r, targets, ntargets) != 0) {
+    if (main_silence(r, &so.silence_ns) != 0) {
         return -EINVAL;
     }
-    if (sock == NULL && tcp == NULL && iface == NULL && ntargets == 0) {
-        sock = r->cfg.source.dnstap_socket[0] ? r->cfg.source.dnstap_socket
-                                              : NULL;
-        tcp = r->cfg.source.dnstap_tcp[0] ? r->cfg.source.dnstap_tcp : NULL;
-        iface = r->cfg.source.interface[0] ? r->cfg.source.interface : NULL;
-    }
-    if (sock == NULL && tcp == NULL && iface == NULL && ntargets == 0) {
+    main_primary(r, &so.primary);
+    main_fallback(r, &so.primary, &so.fallback);
+    if (supervisor_spec_name(&so.primary)[0] == '\0') {
         log_error("no source", "hint=\"%s\"",
                   "give --replay, --dnstap-socket, --dnstap-tcp, "
                   "--interface or --coredns-endpoint, or spec.source in "
                   "the config");
         return -EINVAL;
     }
-    if (sock != NULL || tcp != NULL) {
-        r->dnstap = dnstap_listen_open(sock, tcp, pipeline_submit_wait_cb,
-                                       r->pipe, err, sizeof(err));
-        if (r->dnstap == NULL || dnstap_listen_start(r->dnstap) != 0) {
-            log_error("dnstap source failed", "error=\"%s\"", err);
-            return -EINVAL;
-        }
-    }
-    if (iface != NULL) {
-        int rc = pcapsrc_open_live(&r->pcap, iface, NULL,
-                                   pipeline_submit_cb, r->pipe);
-        if (rc != 0 || pthread_create(&r->pcap_thread, NULL,
-                                      main_pcap_thread, r) != 0) {
-            log_error("pcap source failed", "interface=%s error=\"%s\"",
-                      iface, strerror(rc < 0 ? -rc : EAGAIN));
-            return -EINVAL;
-        }
-        r->pcap_started = 1;
-        log_info("pcap source capturing", "interface=%s", iface);
-    }
-    return 0;
+    return supervisor_start(&so, &r->sup);
 }
 
 static void
 main_stop_sources(struct main_run *r)
 {
-    r->stop = 1;
-    if (r->coredns != NULL) {
-        corednssrc_stop(r->coredns);
-    }
-    if (r->dnstap != NULL) {
-        dnstap_listen_stop(r->dnstap);
-    }
-    if (r->pcap_started) {
-        pcapsrc_break(r->pcap);
-        pthread_join(r->pcap_thread, NULL);
-        r->pcap_started = 0;
-    }
+    supervisor_stop(r->sup);
 }
 
 /* SIGHUP: reread list files; a failure keeps what is loaded. */
@@ -367,13 +366,7 @@ main_explain(struct main_run *r)
 static void
 main_cleanup(struct main_run *r)
 {
-    dnstap_listen_free(r->dnstap);
-    if (r->coredns != NULL) {
-        corednssrc_free(r->coredns);
-    }
-    if (r->pcap != NULL) {
-        pcapsrc_close(r->pcap);
-    }
+    supervisor_free(r->sup);
     httpd_stop(r->metrics_http);
     httpd_stop(r->health_http);
     pipeline_free(r->pipe);

@@ -447,6 +447,30 @@ pipeline_flush(struct pipeline *p)
 }
 
 void
+pipeline_report_anomaly(struct pipeline *p, const char *type,
+                        const char *severity, const char *reason,
+                        const char *message)
+{
+    const char *node = p->opt.identity.node;
+    struct finding f;
+
+    memset(&f, 0, sizeof(f));
+    f.detector = "sourceSupervisor";
+    f.class_ = "Anomaly";
+    f.type = type;
+    f.severity = severity;
+    snprintf(f.key, sizeof(f.key), "%s", reason);
+    snprintf(f.subject, sizeof(f.subject), "%s",
+             node != NULL && node[0] != '\0' ? node : "unknown");
+    f.detected_ns = pipeline_clock_ns(CLOCK_REALTIME);
+    finding_signal(&f, "reason", "%s", reason);
+    finding_signal(&f, "message", "%s", message);
+    pthread_mutex_lock(&p->out_lock);
+    pipeline_report(p, &f);
+    pthread_mutex_unlock(&p->out_lock);
+}
+
+void
 pipeline_set_sink(struct pipeline *p, pipeline_sink_fn *fn, void *ctx)
 {
     p->sink = fn;

@@ -72,6 +72,20 @@ event_emit_fn pipeline_process_cb;
 event_emit_fn pipeline_submit_cb;
 event_emit_fn pipeline_submit_wait_cb;
 
+/*
+ * Report an anomaly of the daemon itself (DNSSourceSilent, say) as a
+ * finding of class Anomaly from detector "sourceSupervisor": it is
+ * deduplicated and written like any other.  type and severity must be
+ * static strings; reason (the dedup key, also signal "reason") and
+ * message (signal "message") are copied.  The subject is this node: kind
+ * External, name the node name of the identity, as no pod is to blame.
+ * Detected at the wall-clock time of the call.  Any thread but the
+ * pipeline's; takes the pipeline's output lock.
+ */
+void pipeline_report_anomaly(struct pipeline *p, const char *type,
+                             const char *severity, const char *reason,
+                             const char *message);
+
 /* Start / stop the pipeline thread (live mode).  Stop drains the ring. */
 int pipeline_start(struct pipeline *p);
 void pipeline_stop(struct pipeline *p);
