@@ -167,6 +167,8 @@ cluster_cfgwatch(struct cluster *c, const struct cluster_options *o)
         .kc = c->kc, .pipe = o->pipe, .lease = c->lease,
         .namespace_ = o->opt->leader_ns, .name = o->opt->config_name,
         .node = o->opt->node_name, .active_source = o->active_source,
+        .active_source_fn = o->active_source_fn,
+        .active_source_ctx = o->active_source_ctx,
     };
 
     if (cluster_duration_ms(o->opt->resync_period, &co.resync_ms) != 0) {

@@ -19,7 +19,10 @@ struct cluster;
 struct cluster_options {
     const struct cli_options *opt; /* borrowed; outlives the cluster */
     struct pipeline *pipe;         /* borrowed; not started yet */
-    const char *active_source;     /* status.activeSource */
+    const char *active_source;     /* status.activeSource at start */
+    const char *(*active_source_fn)(void *ctx); /* then this, asked at
+                                      each status patch; may be NULL */
+    void *active_source_ctx;
 };
 
 /*

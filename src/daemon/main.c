@@ -277,6 +277,8 @@ main_sources(struct main_run *r)
         .coredns_tls = !r->opt.coredns_insecure,
         .silence_ns = r->cfg.source.silence_ns,
     };
+    struct supervisor *sup;
+    int rc;
 
     if (main_silence(r, &so.silence_ns) != 0) {
         return -EINVAL;
@@ -290,7 +292,11 @@ main_sources(struct main_run *r)
                   "the config");
         return -EINVAL;
     }
-    return supervisor_start(&so, &r->sup);
+    rc = supervisor_start(&so, &sup);
+    if (rc == 0) {
+        __atomic_store_n(&r->sup, sup, __ATOMIC_RELEASE);
+    }
+    return rc;
 }
 
 static void
@@ -392,6 +398,21 @@ main_active_source(const struct main_run *r)
     return r->opt.interface != NULL ? "pcap" : r->cfg.source.mode;
 }
 
+/*
+ * status.activeSource as the supervisor sees it now, once it runs.  The
+ * status thread asks; r->sup is set once by the main thread before the
+ * sources start and stays until after the cluster parts stop.
+ */
+static const char *
+main_active_now(void *ctx)
+{
+    struct main_run *r = ctx;
+    struct supervisor *sup = __atomic_load_n(&r->sup, __ATOMIC_ACQUIRE);
+
+    return sup != NULL ? supervisor_active_source(sup)
+                       : main_active_source(r);
+}
+
 /* Kubernetes mode: live mode with the cluster parts around it. */
 static int
 main_cluster(struct main_run *r, const sigset_t *sigs)
@@ -399,6 +420,7 @@ main_cluster(struct main_run *r, const sigset_t *sigs)
     struct cluster_options co = {
         .opt = &r->opt, .pipe = r->pipe,
         .active_source = main_active_source(r),
+        .active_source_fn = main_active_now, .active_source_ctx = r,
     };
     struct cluster *c = NULL;
     int rc;

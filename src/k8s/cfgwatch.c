@@ -35,6 +35,8 @@ struct cfgwatch {
     struct lease *lease;
     struct kclient_watch *watch;
     char ns[64], name[CONFIG_NAME_MAX], node[128], source[32];
+    const char *(*source_fn)(void *ctx); /* the active source, if set */
+    void *source_ctx;
     char coll[KCLIENT_MAX_URL], path[KCLIENT_MAX_URL];
     unsigned resync_ms;
 
@@ -407,6 +409,10 @@ cfgwatch_status_json(struct cfgwatch *c)
 {
     json_t *st;
 
+    if (c->source_fn != NULL) {
+        snprintf(c->source, sizeof(c->source), "%s",
+                 c->source_fn(c->source_ctx));
+    }
     st = json_pack("{s:I, s:s, s:I, s:[o]}", "observedGeneration",
                    (json_int_t)c->seen_gen, "activeSource", c->source,
                    "inflightLookups",
@@ -550,6 +556,8 @@ cfgwatch_init(struct cfgwatch *c, const struct cfgwatch_options *o)
     snprintf(c->node, sizeof(c->node), "%s", o->node ? o->node : "");
     snprintf(c->source, sizeof(c->source), "%s",
              o->active_source ? o->active_source : "");
+    c->source_fn = o->active_source_fn;
+    c->source_ctx = o->active_source_ctx;
     c->status_ok = metrics_counter("ugallu_dns_status_writes_total",
                                    "outcome=\"ok\"",
                                    "DNSDetectConfig status patches.");

@@ -44,7 +44,12 @@ struct cfgwatch_options {
     const char *namespace_;      /* of the DNSDetectConfig (copied) */
     const char *name;            /* --config-name (copied) */
     const char *node;            /* reported as the Event's source host */
-    const char *active_source;   /* status.activeSource (copied) */
+    const char *active_source;   /* status.activeSource (copied), used
+                                    when active_source_fn is NULL */
+    const char *(*active_source_fn)(void *ctx); /* the source in force
+                                    now, asked at each status patch from
+                                    the status thread; may be NULL */
+    void *active_source_ctx;
     unsigned resync_ms;          /* status tick, ConfigMap re-read and
                                     missing-object retry; 0: 30000 */
 };
