@@ -17,7 +17,7 @@ enum {
     OPT_OUTPUT, OPT_EVENTS_OUT, OPT_COREDNS_ENDPOINT, OPT_COREDNS_TOKEN,
     OPT_COREDNS_CA, OPT_COREDNS_INSECURE, OPT_HELP, OPT_VERSION,
     OPT_LEASE_DURATION, OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD,
-    OPT_RESYNC, OPT_SOURCE_SILENCE,
+    OPT_RESYNC, OPT_SOURCE_SILENCE, OPT_TETRAGON_SOCKET,
 };
 
 static const struct option cli_longopts[] = {
@@ -50,6 +50,7 @@ static const struct option cli_longopts[] = {
     {"coredns-token-file", required_argument, NULL, OPT_COREDNS_TOKEN},
     {"coredns-ca-file", required_argument, NULL, OPT_COREDNS_CA},
     {"coredns-insecure", no_argument, NULL, OPT_COREDNS_INSECURE},
+    {"tetragon-socket", required_argument, NULL, OPT_TETRAGON_SOCKET},
     {"source-silence", required_argument, NULL, OPT_SOURCE_SILENCE},
     {"events-out", required_argument, NULL, OPT_EVENTS_OUT},
     {"help", no_argument, NULL, OPT_HELP},
@@ -86,6 +87,8 @@ cli_usage(FILE *out)
 "                               token)\n"
 "  --coredns-ca-file PATH       TLS roots for the plugin\n"
 "  --coredns-insecure           plaintext to the plugin\n"
+"  --tetragon-socket PATH       Tetragon's gRPC socket (mode tetragon's\n"
+"                               default: /var/run/tetragon/tetragon.sock)\n"
 "  --source-silence D           no event for D: DNSSourceSilent and the\n"
 "                               fallback (overrides silenceAfter)\n"
 "  --output FILE                SecurityEvent JSON lines (default stdout)\n"
@@ -180,6 +183,7 @@ cli_string_slot(struct cli_options *o, int opt)
     case OPT_EVENTS_OUT: return &o->events_out;
     case OPT_COREDNS_TOKEN: return &o->coredns_token_file;
     case OPT_COREDNS_CA: return &o->coredns_ca_file;
+    case OPT_TETRAGON_SOCKET: return &o->tetragon_socket;
     case OPT_SOURCE_SILENCE: return &o->source_silence;
     case OPT_LEASE_DURATION: return &o->lease_duration;
     case OPT_RENEW_DEADLINE: return &o->renew_deadline;

@@ -50,6 +50,7 @@ struct cli_options {
     const char *coredns_token_file; /* bearer token of the plugin */
     const char *coredns_ca_file;    /* TLS roots for the plugin */
     int coredns_insecure;           /* plaintext to the plugin */
+    const char *tetragon_socket;    /* Tetragon's unix socket */
     const char *source_silence;     /* --source-silence, NULL: config */
     const char *output;             /* findings file, default stdout */
     const char *events_out;         /* events file, "-" for stdout */

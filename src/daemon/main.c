@@ -17,6 +17,7 @@
 #include "http/httpd.h"
 #include "daemon/supervisor.h"
 #include "sources/replay.h"
+#include "sources/tetragonsrc.h"
 
 #define MAIN_VERSION "0.1.0"
 #define MAIN_SECOND 1000000000ull
@@ -32,6 +33,7 @@ struct main_run {
     struct httpd *health_http;
     struct supervisor *sup;
     const char *coredns_targets[16];
+    char tetragon_target[300];     /* "unix:" and --tetragon-socket */
 };
 
 static int
@@ -201,6 +203,18 @@ main_nonempty(const char *flag, const char *cfg)
  * flags name, all at once; without any of these, the config's dnstap
  * socket, TCP address and interface.
  */
+/* Tetragon's gRPC target: the flag's socket, else Tetragon's default. */
+static const char *
+main_tetragon_target(struct main_run *r)
+{
+    if (r->opt.tetragon_socket == NULL) {
+        return TETRAGONSRC_TARGET_DEFAULT;
+    }
+    snprintf(r->tetragon_target, sizeof(r->tetragon_target), "unix:%s",
+             r->opt.tetragon_socket);
+    return r->tetragon_target;
+}
+
 static void
 main_primary(struct main_run *r, struct supervisor_spec *p)
 {
@@ -209,6 +223,11 @@ main_primary(struct main_run *r, struct supervisor_spec *p)
     p->dnstap_socket = r->opt.dnstap_socket;
     p->dnstap_tcp = r->opt.dnstap_tcp;
     p->interface = r->opt.interface;
+    if (r->opt.tetragon_socket != NULL ||
+        (supervisor_spec_name(p)[0] == '\0' &&
+         strcmp(r->cfg.source.mode, "tetragon") == 0)) {
+        p->tetragon = main_tetragon_target(r);
+    }
     if (supervisor_spec_name(p)[0] == '\0') {
         p->dnstap_socket = main_nonempty(NULL, r->cfg.source.dnstap_socket);
         p->dnstap_tcp = main_nonempty(NULL, r->cfg.source.dnstap_tcp);
@@ -239,11 +258,13 @@ main_fallback(struct main_run *r, struct supervisor_spec *p,
     } else if (strcmp(mode, "pcap") == 0) {
         fb->interface = main_nonempty(r->opt.interface, c->interface);
         p->interface = NULL;
+    } else if (strcmp(mode, "tetragon") == 0) {
+        fb->tetragon = main_tetragon_target(r);
+        p->tetragon = NULL;
     }
     if (supervisor_spec_name(fb)[0] == '\0') {
         log_warn("fallback not usable, none", "fallback=%s hint=\"%s\"",
-                 mode, "tetragon is not supported as a fallback yet; "
-                 "dnstap and pcap need their socket or interface");
+                 mode, "dnstap and pcap need their socket or interface");
     }
 }
 
@@ -288,8 +309,8 @@ main_sources(struct main_run *r)
     if (supervisor_spec_name(&so.primary)[0] == '\0') {
         log_error("no source", "hint=\"%s\"",
                   "give --replay, --dnstap-socket, --dnstap-tcp, "
-                  "--interface or --coredns-endpoint, or spec.source in "
-                  "the config");
+                  "--interface, --coredns-endpoint or --tetragon-socket, "
+                  "or spec.source in the config");
         return -EINVAL;
     }
     rc = supervisor_start(&so, &sup);
@@ -391,6 +412,9 @@ main_active_source(const struct main_run *r)
 {
     if (r->opt.ncoredns > 0) {
         return "coredns-ugallu";
+    }
+    if (r->opt.tetragon_socket != NULL) {
+        return "tetragon";
     }
     if (r->opt.dnstap_socket != NULL || r->opt.dnstap_tcp != NULL) {
         return "dnstap";

@@ -520,6 +520,17 @@ pipeline_feed_blocklist(struct pipeline *p, int kind, const char *namespace_,
     return rc;
 }
 
+int
+pipeline_detector_enabled(struct pipeline *p, const char *name)
+{
+    int found;
+
+    pthread_mutex_lock(&p->control_lock);
+    found = chain_find(p->chain, name) != NULL;
+    pthread_mutex_unlock(&p->control_lock);
+    return found;
+}
+
 uint64_t
 pipeline_config_generation(struct pipeline *p)
 {

@@ -134,6 +134,9 @@ int pipeline_feed_blocklist(struct pipeline *p, int kind,
                             const char *text, size_t len, char *err,
                             size_t errlen);
 
+/* Whether the detector called name runs in the chain in force. */
+int pipeline_detector_enabled(struct pipeline *p, const char *name);
+
 /* Generation of the configuration in force (metadata.generation). */
 uint64_t pipeline_config_generation(struct pipeline *p);
 

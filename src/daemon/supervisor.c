@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "sources/corednssrc.h"
+#include "sources/tetragonsrc.h"
 #include "sources/dnstap_listen.h"
 #include "sources/pcapsrc.h"
 
@@ -28,6 +29,7 @@ struct supervisor_set {
     struct corednssrc *coredns;
     struct dnstap_listen *dnstap;
     struct pcapsrc *pcap;
+    struct tetragonsrc *tetragon;
     pthread_t pcap_thread;
     int pcap_started;
     volatile sig_atomic_t stop;    /* pcapsrc_run's flag */
@@ -102,6 +104,9 @@ supervisor_spec_name(const struct supervisor_spec *spec)
     }
     if (spec->dnstap_socket != NULL || spec->dnstap_tcp != NULL) {
         return "dnstap";
+    }
+    if (spec->tetragon != NULL) {
+        return "tetragon";
     }
     return spec->interface != NULL ? "pcap" : "";
 }
@@ -204,6 +209,52 @@ supervisor_open_pcap(struct supervisor_set *set)
     return 0;
 }
 
+/*
+ * Tetragon sees what processes send, never the answers: detectors that
+ * judge answers cannot fire on it.  Each enabled one is reported as
+ * DNSDetectorDegraded when a Tetragon set opens (the pipeline's dedup
+ * window folds repeats within a minute).  Detectors that need the query
+ * name are not reported: whether names come depends on the site's
+ * TracingPolicy (the shipped one gives flows only).
+ */
+static void
+supervisor_degraded(struct supervisor_set *set)
+{
+    static const char *const needs_answers[] = {"slowQuery"};
+    struct pipeline *pipe = set->sup->opt.pipe;
+    char msg[160];
+
+    for (size_t i = 0; i < sizeof(needs_answers) / sizeof(*needs_answers);
+         i++) {
+        if (!pipeline_detector_enabled(pipe, needs_answers[i])) {
+            continue;
+        }
+        snprintf(msg, sizeof(msg), "%s needs response latency, which the "
+                 "tetragon source does not see", needs_answers[i]);
+        log_warn("detector degraded", "detector=%s source=tetragon",
+                 needs_answers[i]);
+        pipeline_report_anomaly(pipe, "DNSDetectorDegraded", "medium",
+                                needs_answers[i], msg);
+    }
+}
+
+static int
+supervisor_open_tetragon(struct supervisor_set *set)
+{
+    struct tetragonsrc_opts to = {.target = set->spec->tetragon};
+    char err[512] = "";
+
+    set->tetragon = tetragonsrc_open(&to, supervisor_emit, set, err,
+                                     sizeof(err));
+    if (set->tetragon == NULL || tetragonsrc_start(set->tetragon) != 0) {
+        log_error("tetragon source failed", "error=\"%s\"", err);
+        return -EINVAL;
+    }
+    log_info("tetragon source started", "target=%s", set->spec->tetragon);
+    supervisor_degraded(set);
+    return 0;
+}
+
 /* Stop every source of a set: no emit call after this returns. */
 static void
 supervisor_set_stop(struct supervisor_set *set)
@@ -211,6 +262,9 @@ supervisor_set_stop(struct supervisor_set *set)
     set->stop = 1;
     if (set->coredns != NULL) {
         corednssrc_stop(set->coredns);
+    }
+    if (set->tetragon != NULL) {
+        tetragonsrc_stop(set->tetragon);
     }
     if (set->dnstap != NULL) {
         dnstap_listen_stop(set->dnstap);
@@ -230,6 +284,10 @@ supervisor_set_close(struct supervisor_set *set)
     if (set->coredns != NULL) {
         corednssrc_free(set->coredns);
         set->coredns = NULL;
+    }
+    if (set->tetragon != NULL) {
+        tetragonsrc_free(set->tetragon);
+        set->tetragon = NULL;
     }
     dnstap_listen_free(set->dnstap);
     set->dnstap = NULL;
@@ -255,6 +313,9 @@ supervisor_set_open(struct supervisor_set *set, struct supervisor *sup,
     }
     if (rc == 0 && (spec->dnstap_socket || spec->dnstap_tcp)) {
         rc = supervisor_open_dnstap(set);
+    }
+    if (rc == 0 && spec->tetragon != NULL) {
+        rc = supervisor_open_tetragon(set);
     }
     if (rc == 0 && spec->interface != NULL) {
         rc = supervisor_open_pcap(set);

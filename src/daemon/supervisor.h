@@ -54,6 +54,8 @@ struct supervisor_spec {
     const char *dnstap_socket;   /* dnstap unix socket path, or NULL */
     const char *dnstap_tcp;      /* dnstap "host:port", or NULL */
     const char *interface;       /* live capture interface, or NULL */
+    const char *tetragon;        /* Tetragon's gRPC target
+                                    ("unix:/path"), or NULL */
 };
 
 struct supervisor_options {

@@ -874,6 +874,8 @@ tetragonsrc_open(const struct tetragonsrc_opts *o, event_emit_fn *emit,
         snprintf(err, errlen, "tetragon: out of memory");
         return NULL;
     }
+    /* Paired with the shutdown in tetragonsrc_free(); gRPC counts. */
+    grpcstream_global_init();
     s->gs = grpcstream_new();
     if (s->gs == NULL) {
         tetragonsrc_free(s);
@@ -933,6 +935,7 @@ tetragonsrc_free(struct tetragonsrc *s)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
+    grpcstream_global_shutdown();
 }
 
 uint64_t

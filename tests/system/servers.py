@@ -801,7 +801,8 @@ class Daemon(Process):
     """ugallu-dns-detect in standalone mode on a live source.
 
     source is ("unix", path), ("tcp", host, port), ("iface", name) or
-    ("coredns", "host:port", token_file) for the ugallu CoreDNS plugin.
+    ("coredns", "host:port", token_file) for the ugallu CoreDNS plugin, or
+    ("tetragon", socket_path).
     Events go to events.jsonl, findings to findings.jsonl in workdir.
     """
 
@@ -833,6 +834,8 @@ class Daemon(Process):
             argv += ["--dnstap-socket", self.source[1]]
         elif kind == "tcp":
             argv += ["--dnstap-tcp", "%s:%d" % self.source[1:]]
+        elif kind == "tetragon":
+            argv += ["--tetragon-socket", self.source[1]]
         elif kind == "coredns":
             argv += ["--coredns-endpoint", self.source[1],
                      "--coredns-token-file", self.source[2],
