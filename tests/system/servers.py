@@ -22,6 +22,7 @@ Nothing in this module asserts: it starts, waits, stops and reads counters.
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -72,15 +73,25 @@ def daemon_binary():
     return os.path.join(ROOT, "build/ugallu-dns-detect")
 
 
+# Ports handed out by free_port(), never handed out twice in one run.
+_GIVEN = set()
+
+
 def free_port(host="127.0.0.1", family=socket.AF_INET, also_v6=False):
-    """A port free for both UDP and TCP on host (and on ::1 if asked)."""
-    for _ in range(200):
-        with socket.socket(family, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            if _udp_free(host, family, port) and (
-                    not also_v6 or _both_free("::1", socket.AF_INET6, port)):
-                return port
+    """A port free for both UDP and TCP on host (and on ::1 if asked).
+
+    Taken below Linux's ephemeral range (32768-60999), so the clients of
+    other tests (dig, dnsperf, our own daemons) cannot take it between
+    this check and the server's bind, and never the same one twice."""
+    rnd = random.Random()
+    for _ in range(500):
+        port = rnd.randint(20000, 32000)
+        if port in _GIVEN:
+            continue
+        if _both_free(host, family, port) and (
+                not also_v6 or _both_free("::1", socket.AF_INET6, port)):
+            _GIVEN.add(port)
+            return port
     raise RuntimeError("no free port found on %s" % host)
 
 
