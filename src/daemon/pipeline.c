@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ring.h"
@@ -260,15 +261,6 @@ pipeline_report(void *ctx, const struct finding *f)
     pipeline_write(p, f);
 }
 
-static uint64_t
-pipeline_clock_ns(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Whether the detectors see an event.  A resolver's or forwarder's own
  * upstream queries (dnstap RESOLVER_* and FORWARDER_*) repeat what its
@@ -289,7 +281,7 @@ pipeline_on_event(void *ctx, const struct event *ev)
 {
     struct pipeline *p = ctx;
     int timed = (p->counts.events & 63) == 0;
-    uint64_t t0 = timed ? pipeline_clock_ns(CLOCK_MONOTONIC) : 0;
+    uint64_t t0 = timed ? clock_ns(CLOCK_MONOTONIC) : 0;
 
     p->counts.events++;
     metrics_inc(p->events_total[ev->source % EVENT_SOURCE_COUNT]);
@@ -305,7 +297,7 @@ pipeline_on_event(void *ctx, const struct event *ev)
     }
     if (timed) {
         metrics_observe_ns(p->stage_cost,
-                           pipeline_clock_ns(CLOCK_MONOTONIC) - t0);
+                           clock_ns(CLOCK_MONOTONIC) - t0);
     }
 }
 
@@ -368,7 +360,7 @@ pipeline_submit_wait_cb(void *ctx, const struct event *ev)
 static void
 pipeline_idle(struct pipeline *p, size_t n, uint64_t *busy_at)
 {
-    uint64_t now = pipeline_clock_ns(CLOCK_MONOTONIC);
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
     if (n > 0) {
         *busy_at = now;
@@ -383,7 +375,7 @@ pipeline_main(void *arg)
 {
     struct pipeline *p = arg;
     struct event *batch = malloc(PIPELINE_BATCH * sizeof(*batch));
-    uint64_t busy_at = pipeline_clock_ns(CLOCK_MONOTONIC);
+    uint64_t busy_at = clock_ns(CLOCK_MONOTONIC);
     size_t n;
 
     if (batch == NULL) {
@@ -462,7 +454,7 @@ pipeline_report_anomaly(struct pipeline *p, const char *type,
     snprintf(f.key, sizeof(f.key), "%s", reason);
     snprintf(f.subject, sizeof(f.subject), "%s",
              node != NULL && node[0] != '\0' ? node : "unknown");
-    f.detected_ns = pipeline_clock_ns(CLOCK_REALTIME);
+    f.detected_ns = clock_ns(CLOCK_REALTIME);
     finding_signal(&f, "reason", "%s", reason);
     finding_signal(&f, "message", "%s", message);
     pthread_mutex_lock(&p->out_lock);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "sources/corednssrc.h"
@@ -54,15 +55,6 @@ struct supervisor {
     struct metrics_series *active[2];  /* primary, fallback */
     struct metrics_series *switches[2];
 };
-
-static uint64_t
-supervisor_now(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void
 supervisor_fsm_init(struct supervisor_fsm *m, uint64_t now,
@@ -118,7 +110,7 @@ supervisor_emit(void *ctx, const struct event *ev)
     struct supervisor_set *set = ctx;
 
     atomic_store_explicit(&set->last_ns,
-                          supervisor_now(CLOCK_MONOTONIC_COARSE),
+                          clock_ns(CLOCK_MONOTONIC_COARSE),
                           memory_order_relaxed);
     pipeline_submit_cb(set->sup->opt.pipe, ev);
 }
@@ -129,7 +121,7 @@ supervisor_emit_wait(void *ctx, const struct event *ev)
     struct supervisor_set *set = ctx;
 
     atomic_store_explicit(&set->last_ns,
-                          supervisor_now(CLOCK_MONOTONIC_COARSE),
+                          clock_ns(CLOCK_MONOTONIC_COARSE),
                           memory_order_relaxed);
     pipeline_submit_wait_cb(set->sup->opt.pipe, ev);
 }
@@ -430,7 +422,7 @@ supervisor_check(struct supervisor *s)
     uint64_t last = atomic_load_explicit(&s->primary.last_ns,
                                          memory_order_relaxed);
     enum supervisor_action a =
-        supervisor_fsm_step(&s->fsm, supervisor_now(CLOCK_MONOTONIC_COARSE),
+        supervisor_fsm_step(&s->fsm, clock_ns(CLOCK_MONOTONIC_COARSE),
                             last);
 
     if (a == SUPERVISOR_SILENT) {
@@ -461,7 +453,7 @@ supervisor_main(void *arg)
 
     pthread_mutex_lock(&s->mu);
     while (!s->quit) {
-        until = supervisor_now(CLOCK_MONOTONIC) + tick;
+        until = clock_ns(CLOCK_MONOTONIC) + tick;
         ts.tv_sec = (time_t)(until / 1000000000ull);
         ts.tv_nsec = (long)(until % 1000000000ull);
         pthread_cond_timedwait(&s->cond, &s->mu, &ts);
@@ -536,7 +528,7 @@ supervisor_start(const struct supervisor_options *o,
     }
     supervisor_check_fallback(s);
     supervisor_metrics(s);
-    supervisor_fsm_init(&s->fsm, supervisor_now(CLOCK_MONOTONIC_COARSE),
+    supervisor_fsm_init(&s->fsm, clock_ns(CLOCK_MONOTONIC_COARSE),
                         silence);
     if (supervisor_thread(s) != 0) {
         supervisor_free(s);

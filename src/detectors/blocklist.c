@@ -32,6 +32,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "core/clock.h"
 #include "core/datadir.h"
 #include "core/log.h"
 #include "detectors/chain.h"
@@ -1155,15 +1156,6 @@ bl_rcu_enter(void)
     urcu_memb_read_lock();
 }
 
-static uint64_t
-bl_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Build a whole new set from the files and the fed lists. */
 static int
 blocklist_build(struct blocklist *b, struct blocklist_set **out, char *err,
@@ -1215,7 +1207,7 @@ static int
 blocklist_rebuild_locked(struct blocklist *b, const char *trigger,
                          char *err, size_t errlen)
 {
-    uint64_t t0 = bl_now_ns();
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
     struct blocklist_set *set = NULL;
     int rc = blocklist_build(b, &set, err, errlen);
 
@@ -1234,7 +1226,7 @@ blocklist_rebuild_locked(struct blocklist *b, const char *trigger,
              blocklist_set_entries(set, BLOCKLIST_BLOCK),
              blocklist_set_entries(set, BLOCKLIST_ALLOW),
              blocklist_set_namespaces(set), blocklist_set_bytes(set),
-             (double)(bl_now_ns() - t0) / 1e6);
+             (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
     return 0;
 }
 
@@ -1331,7 +1323,7 @@ bl_watch_drain(struct bl_watch *w)
 static int
 bl_watch_timeout(uint64_t due)
 {
-    uint64_t now = bl_now_ns();
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
     if (due == 0) {
         return -1;
@@ -1364,9 +1356,9 @@ bl_watch_main(void *arg)
             break;
         }
         if ((fds[1].revents & POLLIN) && bl_watch_drain(w)) {
-            due = bl_now_ns() + BL_DEBOUNCE_NS;
+            due = clock_ns(CLOCK_MONOTONIC) + BL_DEBOUNCE_NS;
         }
-        if (due != 0 && bl_now_ns() >= due) {
+        if (due != 0 && clock_ns(CLOCK_MONOTONIC) >= due) {
             due = 0;
             (void)blocklist_rebuild(w->owner, "file", err, sizeof(err));
         }

@@ -1,6 +1,7 @@
 /*
  * chain.c - building and running the detector chain.
  */
+#include "core/clock.h"
 #include "detectors/chain.h"
 
 #include <stdio.h>
@@ -124,15 +125,6 @@ chain_count(void *ctx, const struct finding *f)
     tap->report(tap->ctx, f);
 }
 
-static uint64_t
-chain_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void
 chain_run(struct chain *c, const struct event *ev, chain_report_fn *report,
           void *ctx)
@@ -141,11 +133,11 @@ chain_run(struct chain *c, const struct event *ev, chain_report_fn *report,
 
     for (size_t i = 0; i < c->n; i++) {
         struct chain_tap tap = {c->d[i], report, ctx};
-        uint64_t t0 = timed ? chain_now_ns() : 0;
+        uint64_t t0 = timed ? clock_ns(CLOCK_MONOTONIC) : 0;
 
         c->d[i]->check(c->d[i], ev, chain_count, &tap);
         if (timed) {
-            metrics_observe_ns(c->d[i]->cost, chain_now_ns() - t0);
+            metrics_observe_ns(c->d[i]->cost, clock_ns(CLOCK_MONOTONIC) - t0);
         }
     }
 }

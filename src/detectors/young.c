@@ -43,6 +43,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/datadir.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -76,15 +77,6 @@ young_lookup_dropped(const char *labels)
 #define YOUNG_TTL_ERROR (600ull * YOUNG_SEC)
 #define YOUNG_TTL_PENDING (3600ull * YOUNG_SEC)
 #define YOUNG_TTL_UNSUPPORTED (24ull * 3600 * YOUNG_SEC)
-
-static uint64_t
-young_now_ns(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * YOUNG_SEC + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- RFC 3339 and RFC 9083 ------------------------------------------- */
 
@@ -778,7 +770,7 @@ young_start_ready(struct young *y)
 {
     while (y->nbusy < YOUNG_INFLIGHT_MAX && ring_depth(y->queue) > 0 &&
            young_done_room(y) &&
-           young_bucket_take(&y->bucket, young_now_ns(CLOCK_MONOTONIC))) {
+           young_bucket_take(&y->bucket, clock_ns(CLOCK_MONOTONIC))) {
         struct young_xfer *x = young_idle_slot(y);
 
         if (ring_pop(y->queue, &x->r.ev, 1, 0) != 1) {
@@ -847,7 +839,7 @@ young_sleep_ms(struct young *y)
     if (!young_done_room(y)) {
         return 20;  /* poll() has results to collect first */
     }
-    wait = young_bucket_wait_ns(&y->bucket, young_now_ns(CLOCK_MONOTONIC));
+    wait = young_bucket_wait_ns(&y->bucket, clock_ns(CLOCK_MONOTONIC));
     return wait >= 1000000000ull ? 1000 : (int)(wait / 1000000) + 1;
 }
 
@@ -889,7 +881,7 @@ young_domain(const char *qname)
 static int64_t
 young_age_days(const struct event *ev, int64_t reg_s)
 {
-    uint64_t t = ev->time_ns ? ev->time_ns : young_now_ns(CLOCK_REALTIME);
+    uint64_t t = ev->time_ns ? ev->time_ns : clock_ns(CLOCK_REALTIME);
     int64_t age = (int64_t)(t / YOUNG_SEC) - reg_s;
 
     if (age < -YOUNG_DAY_S) {
@@ -1020,7 +1012,7 @@ young_check(struct detector *det, const struct event *ev,
                                           NULL) {
         return;
     }
-    now = young_now_ns(CLOCK_MONOTONIC);
+    now = clock_ns(CLOCK_MONOTONIC);
     if (young_cache_get(y->pos, dom, now, &v)) {
         young_judge(y, ev, dom, &v, report, ctx);
     } else if (!young_cache_get(y->neg, dom, now, &v)) {
@@ -1035,7 +1027,7 @@ static void
 young_settle(struct young *y, const struct young_result *r,
              chain_report_fn *report, void *ctx)
 {
-    uint64_t now = young_now_ns(CLOCK_MONOTONIC);
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
     uint64_t ttl = r->v.outcome == YOUNG_NOTFOUND ? YOUNG_TTL_NOTFOUND
                                                   : YOUNG_TTL_ERROR;
 
@@ -1093,7 +1085,7 @@ young_poll(struct detector *det, int wait_ms, chain_report_fn *report,
            void *ctx)
 {
     struct young *y = (struct young *)det;
-    uint64_t deadline = young_now_ns(CLOCK_MONOTONIC) +
+    uint64_t deadline = clock_ns(CLOCK_MONOTONIC) +
                         (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000ull;
 
     young_drain(y, report, ctx);
@@ -1109,7 +1101,7 @@ young_poll(struct detector *det, int wait_ms, chain_report_fn *report,
 static int
 young_cached(struct young *y, const char *dom, struct young_verdict *v)
 {
-    uint64_t now = young_now_ns(CLOCK_MONOTONIC);
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
     return young_cache_get(y->pos, dom, now, v) ||
            young_cache_get(y->neg, dom, now, v);
@@ -1125,8 +1117,8 @@ young_lookup_now(struct young *y, const char *name, const char *dom,
     event_reset(&ev);
     ev.qname_len = (uint8_t)snprintf(ev.qname, sizeof(ev.qname), "%s",
                                      name);
-    ev.time_ns = young_now_ns(CLOCK_REALTIME);
-    young_ask(y, &ev, dom, young_now_ns(CLOCK_MONOTONIC));
+    ev.time_ns = clock_ns(CLOCK_REALTIME);
+    young_ask(y, &ev, dom, clock_ns(CLOCK_MONOTONIC));
     young_poll(&y->base, YOUNG_EXPLAIN_MS, NULL, NULL);
     return young_cached(y, dom, v);
 }
@@ -1277,7 +1269,7 @@ young_start_engine(struct young *y, double rate, char *err, size_t errlen)
         return -ENOMEM;
     }
     young_bucket_init(&y->bucket, rate, rate,
-                      young_now_ns(CLOCK_MONOTONIC));
+                      clock_ns(CLOCK_MONOTONIC));
     if (pthread_create(&y->thread, NULL, young_worker, y) != 0) {
         snprintf(err, errlen, "young: cannot start the lookup thread");
         return -EAGAIN;

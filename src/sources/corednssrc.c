@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/pbwire.h"
@@ -599,15 +600,6 @@ struct corednssrc {
     struct metrics_series *m_last_event;
 };
 
-static uint64_t
-corednssrc_now(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * COREDNSSRC_NS + (uint64_t)ts.tv_nsec;
-}
-
 /* splitmix64: the jitter needs spread, not secrecy. */
 static uint64_t
 corednssrc_random(uint64_t *state)
@@ -739,10 +731,10 @@ corednssrc_deliver(struct corednssrc *s, const uint8_t *msg, size_t len)
     s->emit(s->ctx, &ev);
 
     atomic_fetch_add(&s->c.events, 1);
-    atomic_store(&s->c.last_event_ns, corednssrc_now(CLOCK_MONOTONIC));
+    atomic_store(&s->c.last_event_ns, clock_ns(CLOCK_MONOTONIC));
     metrics_inc(s->m_events);
     metrics_set(s->m_last_event,
-                (int64_t)(corednssrc_now(CLOCK_REALTIME) / COREDNSSRC_NS));
+                (int64_t)(clock_ns(CLOCK_REALTIME) / COREDNSSRC_NS));
 }
 
 /* Count one stream up (delta 1) or down (delta -1). */
@@ -766,7 +758,7 @@ corednssrc_mark_up(struct corednssrc_ep *ep, int delta)
 static bool
 corednssrc_run(struct corednssrc_ep *ep)
 {
-    uint64_t start = corednssrc_now(CLOCK_MONOTONIC);
+    uint64_t start = clock_ns(CLOCK_MONOTONIC);
     uint64_t messages = 0;
     const uint8_t *msg;
     size_t len;
@@ -781,7 +773,7 @@ corednssrc_run(struct corednssrc_ep *ep)
 
     corednssrc_mark_up(ep, -1);
     return messages > 0 ||
-           corednssrc_now(CLOCK_MONOTONIC) - start >= COREDNSSRC_HEALTHY_NS;
+           clock_ns(CLOCK_MONOTONIC) - start >= COREDNSSRC_HEALTHY_NS;
 }
 
 /* The grpcstream options of one dial. */
@@ -838,23 +830,6 @@ corednssrc_attempt(struct corednssrc_ep *ep)
     return healthy;
 }
 
-/* Wait ns, or less when the endpoint is told to stop. */
-static void
-corednssrc_ep_sleep(struct corednssrc_ep *ep, uint64_t ns)
-{
-    uint64_t until = corednssrc_now(CLOCK_MONOTONIC) + ns;
-    struct timespec ts = {
-        .tv_sec = (time_t)(until / COREDNSSRC_NS),
-        .tv_nsec = (long)(until % COREDNSSRC_NS),
-    };
-
-    pthread_mutex_lock(&ep->mu);
-    while (!ep->stop &&
-           pthread_cond_timedwait(&ep->cv, &ep->mu, &ts) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&ep->mu);
-}
-
 /* The endpoint thread: dial, stream, back off, again, until stopped. */
 static void *
 corednssrc_ep_main(void *arg)
@@ -877,7 +852,7 @@ corednssrc_ep_main(void *arg)
 
         delay = corednssrc_backoff_ns(failures > 0 ? failures - 1 : 0,
                                       corednssrc_random(&ep->rng));
-        corednssrc_ep_sleep(ep, delay);
+        clock_wait(&ep->mu, &ep->cv, &ep->stop, delay);
     }
     return NULL;
 }
@@ -940,7 +915,7 @@ corednssrc_ep_new(struct corednssrc *s, const char *target)
     snprintf(ep->target, sizeof(ep->target), "%s", target);
     ep->serial = ++s->next_serial;
     ep->state = COREDNSSRC_ST_NEW;
-    ep->rng = corednssrc_now(CLOCK_MONOTONIC) ^ (ep->serial << 32);
+    ep->rng = clock_ns(CLOCK_MONOTONIC) ^ (ep->serial << 32);
     return ep;
 }
 

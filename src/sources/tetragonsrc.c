@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/pbwire.h"
@@ -623,15 +624,6 @@ struct tetragonsrc {
     struct metrics_series *m_last_event;
 };
 
-static uint64_t
-tetragonsrc_now(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * TETRAGONSRC_NS + (uint64_t)ts.tv_nsec;
-}
-
 /* xorshift64*: the jitter needs spread, not secrecy. */
 static uint64_t
 tetragonsrc_random(uint64_t *state)
@@ -713,17 +705,17 @@ tetragonsrc_deliver(struct tetragonsrc *s, const uint8_t *msg, size_t len)
     s->emit(s->ctx, &ev);
 
     atomic_fetch_add(&s->c.events, 1);
-    atomic_store(&s->c.last_event_ns, tetragonsrc_now(CLOCK_MONOTONIC));
+    atomic_store(&s->c.last_event_ns, clock_ns(CLOCK_MONOTONIC));
     metrics_inc(s->m_events);
     metrics_set(s->m_last_event,
-                (int64_t)(tetragonsrc_now(CLOCK_REALTIME) / TETRAGONSRC_NS));
+                (int64_t)(clock_ns(CLOCK_REALTIME) / TETRAGONSRC_NS));
 }
 
 /* Read an open stream to its end.  Returns whether it was healthy. */
 static bool
 tetragonsrc_run(struct tetragonsrc *s)
 {
-    uint64_t start = tetragonsrc_now(CLOCK_MONOTONIC);
+    uint64_t start = clock_ns(CLOCK_MONOTONIC);
     uint64_t messages = 0;
     const uint8_t *msg;
     size_t len;
@@ -740,7 +732,7 @@ tetragonsrc_run(struct tetragonsrc *s)
 
     atomic_store(&s->c.up, 0);
     metrics_set(s->m_connected, 0);
-    return messages > 0 || tetragonsrc_now(CLOCK_MONOTONIC) - start >=
+    return messages > 0 || clock_ns(CLOCK_MONOTONIC) - start >=
                            COREDNSSRC_HEALTHY_NS;
 }
 
@@ -773,23 +765,6 @@ tetragonsrc_attempt(struct tetragonsrc *s)
     return healthy;
 }
 
-/* Wait ns, or less when told to stop. */
-static void
-tetragonsrc_sleep(struct tetragonsrc *s, uint64_t ns)
-{
-    uint64_t until = tetragonsrc_now(CLOCK_MONOTONIC) + ns;
-    struct timespec ts = {
-        .tv_sec = (time_t)(until / TETRAGONSRC_NS),
-        .tv_nsec = (long)(until % TETRAGONSRC_NS),
-    };
-
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop &&
-           pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* The stream thread: dial, stream, back off, again, until stopped. */
 static void *
 tetragonsrc_main(void *arg)
@@ -810,7 +785,7 @@ tetragonsrc_main(void *arg)
 
         delay = corednssrc_backoff_ns(failures > 0 ? failures - 1 : 0,
                                       tetragonsrc_random(&s->rng));
-        tetragonsrc_sleep(s, delay);
+        clock_wait(&s->mu, &s->cv, &s->stop, delay);
     }
     return NULL;
 }
@@ -887,7 +862,7 @@ tetragonsrc_open(const struct tetragonsrc_opts *o, event_emit_fn *emit,
     s->emit = emit;
     s->ctx = ctx;
     s->state = -1000;
-    s->rng = tetragonsrc_now(CLOCK_MONOTONIC);
+    s->rng = clock_ns(CLOCK_MONOTONIC);
     tetragonsrc_metrics(s);
     return s;
 }
