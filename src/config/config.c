@@ -203,6 +203,9 @@ static const struct cfg_field cfg_source_fields[] = {
     CFG_LIST(CT_STRINGS, "endpoints", source.endpoints, source.nendpoints,
              source.endpoints[0]),
     CFG_STR(struct config, "tokenSecret", source.token_secret, 0),
+    CFG_STR(struct config, "corednsService", source.coredns_service,
+            CFG_NONEMPTY),
+    CFG_UINT("corednsPort", source.coredns_port, 1, 65535),
     CFG_STR(struct config, "dnstapSocket", source.dnstap_socket, 0),
     CFG_STR(struct config, "dnstapTCP", source.dnstap_tcp, 0),
     CFG_STR(struct config, "interface", source.interface, 0),
@@ -261,6 +264,9 @@ config_defaults(struct config *c)
     snprintf(c->source.mode, sizeof(c->source.mode), "dnstap");
     snprintf(c->source.token_secret, sizeof(c->source.token_secret),
              "ugallu-coredns-grpc-token");
+    snprintf(c->source.coredns_service, sizeof(c->source.coredns_service),
+             "kube-system/kube-dns");
+    c->source.coredns_port = 9253;
     c->source.silence_ns = 60ull * 1000000000ull;
 
     c->blocklist.enabled = 1;

@@ -95,6 +95,15 @@ struct config_source {
     char endpoints[CONFIG_ENDPOINTS_MAX][CONFIG_NAME_MAX];
     char token_secret[CONFIG_NAME_MAX]; /* default
                                            ugallu-coredns-grpc-token */
+    char coredns_service[CONFIG_NAME_MAX]; /* "namespace/name" of the DNS
+                                              Service whose EndpointSlices
+                                              list the CoreDNS pods
+                                              (Kubernetes mode, no
+                                              endpoints); default
+                                              kube-system/kube-dns */
+    unsigned coredns_port;               /* the plugin's port on those
+                                            pods unless a slice names a
+                                            port "ugallu-grpc"; 9253 */
     char dnstap_socket[CONFIG_NAME_MAX]; /* dnstap: unix socket path */
     char dnstap_tcp[CONFIG_NAME_MAX];    /* dnstap: host:port */
     char interface[64];                  /* pcap: interface */

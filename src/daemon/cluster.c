@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "http/httpd.h"
 #include "k8s/cfgwatch.h"
+#include "k8s/corednsdisc.h"
 #include "k8s/dispatch.h"
 #include "k8s/kclient.h"
 #include "k8s/kubeconfig.h"
@@ -28,6 +29,8 @@ struct cluster {
     struct lease *lease;
     struct dispatch *dispatch;
     struct cfgwatch *cfgwatch;
+    struct corednsdisc *disc;
+    const char *leader_ns;
 };
 
 int
@@ -171,11 +174,74 @@ cluster_cfgwatch(struct cluster *c, const struct cluster_options *o)
         .active_source_ctx = o->active_source_ctx,
     };
 
+    int rc;
+
     if (cluster_duration_ms(o->opt->resync_period, &co.resync_ms) != 0) {
         log_error("bad --resync-period", "value=%s", o->opt->resync_period);
         return -EINVAL;
     }
-    return cfgwatch_start(&co, &c->cfgwatch);
+    rc = cfgwatch_start(&co, &c->cfgwatch);
+    if (rc == 0) {
+        pipeline_set_anomaly_hook(o->pipe, cfgwatch_anomaly, c->cfgwatch);
+    }
+    return rc;
+}
+
+int
+cluster_first_config(struct cluster *c, unsigned timeout_ms,
+                     struct config *out)
+{
+    int rc = cfgwatch_first(c->cfgwatch, timeout_ms, out);
+
+    if (rc == -ETIMEDOUT) {
+        log_warn("no answer about the DNSDetectConfig yet", "waited_ms=%u "
+                 "note=\"%s\"", timeout_ms, "sources start from the flags");
+    } else if (rc != 0) {
+        log_warn("no usable DNSDetectConfig yet", "note=\"%s\"",
+                 "sources start from the flags");
+    }
+    return rc;
+}
+
+static void
+cluster_endpoints_cb(void *ctx, const char *const *targets, size_t n)
+{
+    int rc = supervisor_set_coredns_endpoints(ctx, targets, n);
+
+    if (rc != 0) {
+        log_warn("CoreDNS endpoints not applied", "count=%zu rc=%d", n, rc);
+    }
+}
+
+static void
+cluster_token_cb(void *ctx, const char *token)
+{
+    supervisor_set_coredns_token(ctx, token);
+}
+
+int
+cluster_follow_coredns(struct cluster *c, struct supervisor *sup,
+                       const struct config_source *src, int discover)
+{
+    struct corednsdisc_options o = {
+        .kc = c->kc, .port = src->coredns_port,
+        .service = discover ? src->coredns_service : NULL,
+        .secret_ns = c->leader_ns, .secret = src->token_secret,
+        .endpoints_fn = cluster_endpoints_cb, .token_fn = cluster_token_cb,
+        .ctx = sup,
+    };
+    int rc = corednsdisc_start(&o, &c->disc);
+
+    if (rc != 0) {
+        log_error("cannot follow CoreDNS through the API", "service=%s "
+                  "secret=%s rc=%d", o.service ? o.service : "-",
+                  o.secret, rc);
+    } else {
+        log_info("following CoreDNS through the API", "service=%s "
+                 "secret=%s/%s", o.service ? o.service : "-", c->leader_ns,
+                 o.secret);
+    }
+    return rc;
 }
 
 int
@@ -187,6 +253,7 @@ cluster_start(const struct cluster_options *o, struct cluster **out)
     if (c == NULL) {
         return -ENOMEM;
     }
+    c->leader_ns = o->opt->leader_ns;
     rc = cluster_client(o->opt, &c->kc);
     if (rc == 0) {
         rc = cluster_lease(c, o->opt);
@@ -216,6 +283,7 @@ cluster_stop(struct cluster *c)
      * watch takes up to a second to stop). */
     dispatch_stop(c->dispatch, CLUSTER_DRAIN_MS);
     lease_stop(c->lease);
+    corednsdisc_stop(c->disc);
     cfgwatch_stop(c->cfgwatch);
     lease_free(c->lease);
     if (c->kc != NULL) {

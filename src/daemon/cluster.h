@@ -11,8 +11,10 @@
 #ifndef DD_CLUSTER_H
 #define DD_CLUSTER_H
 
+#include "config/config.h"
 #include "daemon/cli.h"
 #include "daemon/pipeline.h"
+#include "daemon/supervisor.h"
 
 struct cluster;
 
@@ -32,6 +34,26 @@ struct cluster_options {
  * logging why.
  */
 int cluster_start(const struct cluster_options *o, struct cluster **out);
+
+/*
+ * Wait up to timeout_ms for the DNSDetectConfig the watch reads, so the
+ * sources can start from its spec.source.  Returns 0 with *out the
+ * configuration, or -ENOENT (missing or refused) / -ETIMEDOUT after
+ * logging that the sources start from the flags.  Main thread.
+ */
+int cluster_first_config(struct cluster *c, unsigned timeout_ms,
+                         struct config *out);
+
+/*
+ * Feed sup's CoreDNS sources from the API: the bearer token from Secret
+ * src->token_secret in --leader-election-namespace, and, when discover,
+ * the endpoints of src->coredns_service's EndpointSlices with port
+ * src->coredns_port (corednsdisc.h).  Stopped by cluster_stop(), which
+ * must come before sup is freed.  Returns 0 or a negative errno after
+ * logging why.  Main thread, once.
+ */
+int cluster_follow_coredns(struct cluster *c, struct supervisor *sup,
+                           const struct config_source *src, int discover);
 
 /*
  * Stop after the pipeline has stopped and flushed: the dispatcher

@@ -33,7 +33,9 @@ struct main_run {
     struct httpd *health_http;
     struct supervisor *sup;
     const char *coredns_targets[16];
+    const char *coredns_fb_targets[16];
     char tetragon_target[300];     /* "unix:" and --tetragon-socket */
+    struct cluster *cluster;       /* Kubernetes mode, else NULL */
 };
 
 static int
@@ -223,6 +225,10 @@ main_primary(struct main_run *r, struct supervisor_spec *p)
     p->dnstap_socket = r->opt.dnstap_socket;
     p->dnstap_tcp = r->opt.dnstap_tcp;
     p->interface = r->opt.interface;
+    p->coredns_discover = supervisor_spec_name(p)[0] == '\0' &&
+                          r->opt.tetragon_socket == NULL &&
+                          r->cluster != NULL &&
+                          strcmp(r->cfg.source.mode, "coredns-ugallu") == 0;
     if (r->opt.tetragon_socket != NULL ||
         (supervisor_spec_name(p)[0] == '\0' &&
          strcmp(r->cfg.source.mode, "tetragon") == 0)) {
@@ -233,6 +239,30 @@ main_primary(struct main_run *r, struct supervisor_spec *p)
         p->dnstap_tcp = main_nonempty(NULL, r->cfg.source.dnstap_tcp);
         p->interface = main_nonempty(NULL, r->cfg.source.interface);
     }
+}
+
+/*
+ * A coredns-ugallu fallback: the --coredns-endpoint flags (taken from
+ * the primary), else the config's endpoints, else, in Kubernetes mode,
+ * the endpoints found through the API.
+ */
+static void
+main_coredns_fallback(struct main_run *r, struct supervisor_spec *p,
+                      struct supervisor_spec *fb)
+{
+    const struct config_source *c = &r->cfg.source;
+
+    fb->coredns = r->coredns_fb_targets;
+    for (size_t i = 0; i < p->ncoredns; i++) {
+        r->coredns_fb_targets[fb->ncoredns++] = p->coredns[i];
+    }
+    p->ncoredns = 0;
+    for (size_t i = 0; fb->ncoredns == 0 && i < c->nendpoints && i < 16;
+         i++) {
+        r->coredns_fb_targets[i] = c->endpoints[i];
+        fb->ncoredns = i + 1;
+    }
+    fb->coredns_discover = fb->ncoredns == 0 && r->cluster != NULL;
 }
 
 /*
@@ -261,6 +291,8 @@ main_fallback(struct main_run *r, struct supervisor_spec *p,
     } else if (strcmp(mode, "tetragon") == 0) {
         fb->tetragon = main_tetragon_target(r);
         p->tetragon = NULL;
+    } else if (strcmp(mode, "coredns-ugallu") == 0) {
+        main_coredns_fallback(r, p, fb);
     }
     if (supervisor_spec_name(fb)[0] == '\0') {
         log_warn("fallback not usable, none", "fallback=%s hint=\"%s\"",
@@ -314,10 +346,19 @@ main_sources(struct main_run *r)
         return -EINVAL;
     }
     rc = supervisor_start(&so, &sup);
-    if (rc == 0) {
-        __atomic_store_n(&r->sup, sup, __ATOMIC_RELEASE);
+    if (rc != 0) {
+        return rc;
     }
-    return rc;
+    __atomic_store_n(&r->sup, sup, __ATOMIC_RELEASE);
+    if (r->cluster != NULL && (so.primary.coredns_discover ||
+                               so.primary.ncoredns > 0 ||
+                               so.fallback.coredns_discover ||
+                               so.fallback.ncoredns > 0)) {
+        cluster_follow_coredns(r->cluster, sup, &r->cfg.source,
+                               so.primary.coredns_discover ||
+                                   so.fallback.coredns_discover);
+    }
+    return 0;
 }
 
 static void
@@ -405,27 +446,11 @@ main_cleanup(struct main_run *r)
     }
 }
 
-/* What status.activeSource reports: the source the flags or the
- * config start (see main_sources). */
-static const char *
-main_active_source(const struct main_run *r)
-{
-    if (r->opt.ncoredns > 0) {
-        return "coredns-ugallu";
-    }
-    if (r->opt.tetragon_socket != NULL) {
-        return "tetragon";
-    }
-    if (r->opt.dnstap_socket != NULL || r->opt.dnstap_tcp != NULL) {
-        return "dnstap";
-    }
-    return r->opt.interface != NULL ? "pcap" : r->cfg.source.mode;
-}
-
 /*
- * status.activeSource as the supervisor sees it now, once it runs.  The
- * status thread asks; r->sup is set once by the main thread before the
- * sources start and stays until after the cluster parts stop.
+ * status.activeSource as the supervisor sees it now, "" before the
+ * sources start.  The status thread asks; r->sup is set once by the
+ * main thread when the sources start and stays until after the cluster
+ * parts stop.
  */
 static const char *
 main_active_now(void *ctx)
@@ -433,8 +458,29 @@ main_active_now(void *ctx)
     struct main_run *r = ctx;
     struct supervisor *sup = __atomic_load_n(&r->sup, __ATOMIC_ACQUIRE);
 
-    return sup != NULL ? supervisor_active_source(sup)
-                       : main_active_source(r);
+    return sup != NULL ? supervisor_active_source(sup) : "";
+}
+
+/*
+ * In Kubernetes mode the sources follow the DNSDetectConfig's
+ * spec.source as it is at start (changes to it need a restart; the
+ * detectors follow every change).  Without an answer within 10 s, the
+ * flags and defaults rule.
+ */
+static void
+main_cluster_source(struct main_run *r)
+{
+    struct config *first = malloc(sizeof(*first));
+
+    if (first != NULL && cluster_first_config(r->cluster, 10000,
+                                              first) == 0) {
+        r->cfg.source = first->source;
+        log_info("sources from the DNSDetectConfig", "mode=%s "
+                 "fallback=%s endpoints=%zu", r->cfg.source.mode,
+                 r->cfg.source.fallback[0] ? r->cfg.source.fallback : "none",
+                 r->cfg.source.nendpoints);
+    }
+    free(first);
 }
 
 /* Kubernetes mode: live mode with the cluster parts around it. */
@@ -443,7 +489,6 @@ main_cluster(struct main_run *r, const sigset_t *sigs)
 {
     struct cluster_options co = {
         .opt = &r->opt, .pipe = r->pipe,
-        .active_source = main_active_source(r),
         .active_source_fn = main_active_now, .active_source_ctx = r,
     };
     struct cluster *c = NULL;
@@ -457,6 +502,8 @@ main_cluster(struct main_run *r, const sigset_t *sigs)
     if (main_http(r, 1) != 0 || cluster_start(&co, &c) != 0) {
         return 2;
     }
+    r->cluster = c;
+    main_cluster_source(r);
     rc = main_live(r, sigs);
     cluster_stop(c);
     return rc;

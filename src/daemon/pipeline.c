@@ -47,6 +47,8 @@ struct pipeline {
 
     pipeline_sink_fn *sink;
     void *sink_ctx;
+    pipeline_anomaly_fn *anomaly_fn;
+    void *anomaly_ctx;
     struct metrics_series *generation;
 
     struct pipeline_counts counts;
@@ -445,6 +447,8 @@ pipeline_report_anomaly(struct pipeline *p, const char *type,
 {
     const char *node = p->opt.identity.node;
     struct finding f;
+    uint64_t before;
+    int first;
 
     memset(&f, 0, sizeof(f));
     f.detector = "sourceSupervisor";
@@ -458,8 +462,21 @@ pipeline_report_anomaly(struct pipeline *p, const char *type,
     finding_signal(&f, "reason", "%s", reason);
     finding_signal(&f, "message", "%s", message);
     pthread_mutex_lock(&p->out_lock);
+    before = p->counts.findings;
     pipeline_report(p, &f);
+    first = p->counts.findings != before;
     pthread_mutex_unlock(&p->out_lock);
+    if (first && p->anomaly_fn != NULL) {
+        p->anomaly_fn(p->anomaly_ctx, type, message);
+    }
+}
+
+void
+pipeline_set_anomaly_hook(struct pipeline *p, pipeline_anomaly_fn *fn,
+                          void *ctx)
+{
+    p->anomaly_fn = fn;
+    p->anomaly_ctx = ctx;
 }
 
 void

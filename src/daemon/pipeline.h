@@ -79,8 +79,10 @@ event_emit_fn pipeline_submit_wait_cb;
  * static strings; reason (the dedup key, also signal "reason") and
  * message (signal "message") are copied.  The subject is this node: kind
  * External, name the node name of the identity, as no pod is to blame.
- * Detected at the wall-clock time of the call.  Any thread but the
- * pipeline's; takes the pipeline's output lock.
+ * Detected at the wall-clock time of the call.  A first sighting (not
+ * one folded into an earlier finding) is also handed to the anomaly
+ * hook, if set.  Any thread but the pipeline's; takes the pipeline's
+ * output lock.
  */
 void pipeline_report_anomaly(struct pipeline *p, const char *type,
                              const char *severity, const char *reason,
@@ -112,6 +114,18 @@ typedef void pipeline_sink_fn(void *ctx, const json_t *obj,
 
 /* Set or clear (fn NULL) the extra sink.  Before pipeline_start(). */
 void pipeline_set_sink(struct pipeline *p, pipeline_sink_fn *fn, void *ctx);
+
+/*
+ * Told of each anomaly pipeline_report_anomaly() writes first (not of
+ * repeats it folds): type and message, borrowed for the call.  Called on
+ * the reporting thread, outside the pipeline's locks; must not block.
+ */
+typedef void pipeline_anomaly_fn(void *ctx, const char *type,
+                                 const char *message);
+
+/* Set or clear (fn NULL) the anomaly hook.  Before any source starts. */
+void pipeline_set_anomaly_hook(struct pipeline *p, pipeline_anomaly_fn *fn,
+                               void *ctx);
 
 /*
  * Apply a new configuration: the detector chain is built aside and, once

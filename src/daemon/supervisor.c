@@ -54,6 +54,15 @@ struct supervisor {
 
     struct metrics_series *active[2];  /* primary, fallback */
     struct metrics_series *switches[2];
+
+    /* What the Kubernetes code found for CoreDNS, kept for every
+     * CoreDNS source opened now or later; all under cdns_mu. */
+    pthread_mutex_t cdns_mu;
+    char cdns_targets[COREDNSSRC_ENDPOINTS_MAX][COREDNSSRC_TARGET_MAX];
+    size_t cdns_n;
+    char cdns_token[COREDNSSRC_TOKEN_MAX + 1];
+    struct supervisor_set *cdns_sets[2]; /* sets with a CoreDNS source
+                                            open: primary, fallback */
 };
 
 void
@@ -91,7 +100,7 @@ supervisor_fsm_step(struct supervisor_fsm *m, uint64_t now,
 const char *
 supervisor_spec_name(const struct supervisor_spec *spec)
 {
-    if (spec->ncoredns > 0) {
+    if (spec->ncoredns > 0 || spec->coredns_discover) {
         return "coredns-ugallu";
     }
     if (spec->dnstap_socket != NULL || spec->dnstap_tcp != NULL) {
@@ -126,6 +135,103 @@ supervisor_emit_wait(void *ctx, const struct event *ev)
     pipeline_submit_wait_cb(set->sup->opt.pipe, ev);
 }
 
+/* The slot of a set in cdns_sets: 0 for the primary, 1 the fallback. */
+static int
+supervisor_cdns_slot(const struct supervisor_set *set)
+{
+    return set == &set->sup->primary ? 0 : 1;
+}
+
+/* Give a discovering source the endpoints known now.  Under cdns_mu. */
+static int
+supervisor_cdns_apply(struct supervisor *s, struct supervisor_set *set)
+{
+    const char *t[COREDNSSRC_ENDPOINTS_MAX];
+
+    if (!set->spec->coredns_discover) {
+        return 0;
+    }
+    for (size_t i = 0; i < s->cdns_n; i++) {
+        t[i] = s->cdns_targets[i];
+    }
+    return corednssrc_set_endpoints(set->coredns, t, s->cdns_n);
+}
+
+/* Hand the set's new CoreDNS source what the Kubernetes code found,
+ * register it for later changes, and start it. */
+static int
+supervisor_cdns_attach(struct supervisor_set *set)
+{
+    struct supervisor *s = set->sup;
+    int rc;
+
+    pthread_mutex_lock(&s->cdns_mu);
+    corednssrc_set_token(set->coredns, s->cdns_token);
+    rc = supervisor_cdns_apply(s, set);
+    if (rc == 0) {
+        rc = corednssrc_start(set->coredns);
+    }
+    if (rc == 0) {
+        s->cdns_sets[supervisor_cdns_slot(set)] = set;
+    }
+    pthread_mutex_unlock(&s->cdns_mu);
+    return rc;
+}
+
+/* Forget a set's CoreDNS source before it is freed. */
+static void
+supervisor_cdns_detach(struct supervisor_set *set)
+{
+    struct supervisor *s = set->sup;
+    int slot = supervisor_cdns_slot(set);
+
+    pthread_mutex_lock(&s->cdns_mu);
+    if (s->cdns_sets[slot] == set) {
+        s->cdns_sets[slot] = NULL;
+    }
+    pthread_mutex_unlock(&s->cdns_mu);
+}
+
+int
+supervisor_set_coredns_endpoints(struct supervisor *s,
+                                 const char *const *targets, size_t n)
+{
+    int rc = 0;
+
+    if (n > COREDNSSRC_ENDPOINTS_MAX) {
+        log_warn("too many CoreDNS endpoints, extra ones ignored",
+                 "found=%zu max=%d", n, COREDNSSRC_ENDPOINTS_MAX);
+        n = COREDNSSRC_ENDPOINTS_MAX;
+    }
+    pthread_mutex_lock(&s->cdns_mu);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(s->cdns_targets[i], sizeof(s->cdns_targets[i]), "%s",
+                 targets[i]);
+    }
+    s->cdns_n = n;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (s->cdns_sets[i] != NULL) {
+            rc = supervisor_cdns_apply(s, s->cdns_sets[i]);
+        }
+    }
+    pthread_mutex_unlock(&s->cdns_mu);
+    return rc;
+}
+
+void
+supervisor_set_coredns_token(struct supervisor *s, const char *token)
+{
+    pthread_mutex_lock(&s->cdns_mu);
+    snprintf(s->cdns_token, sizeof(s->cdns_token), "%s",
+             token != NULL ? token : "");
+    for (int i = 0; i < 2; i++) {
+        if (s->cdns_sets[i] != NULL) {
+            corednssrc_set_token(s->cdns_sets[i]->coredns, s->cdns_token);
+        }
+    }
+    pthread_mutex_unlock(&s->cdns_mu);
+}
+
 static int
 supervisor_open_coredns(struct supervisor_set *set)
 {
@@ -146,15 +252,25 @@ supervisor_open_coredns(struct supervisor_set *set)
         .include_unplaced = 1,
     };
     char err[512] = "";
+    int rc;
 
+    if (set->spec->coredns_discover) {
+        co.nendpoints = 0;
+    }
     set->coredns = corednssrc_open(&co, supervisor_emit, set, err,
                                    sizeof(err));
-    if (set->coredns == NULL || corednssrc_start(set->coredns) != 0) {
+    if (set->coredns == NULL) {
         log_error("coredns-ugallu source failed", "error=\"%s\"", err);
         return -EINVAL;
     }
-    log_info("coredns-ugallu source started", "endpoints=%zu node=%s",
-             set->spec->ncoredns, o->node ? o->node : "");
+    rc = supervisor_cdns_attach(set);
+    if (rc != 0) {
+        log_error("coredns-ugallu source failed", "rc=%d", rc);
+        return -EINVAL;
+    }
+    log_info("coredns-ugallu source started", "endpoints=%s node=%s",
+             set->spec->coredns_discover ? "discovered" : "configured",
+             o->node ? o->node : "");
     return 0;
 }
 
@@ -274,6 +390,7 @@ supervisor_set_close(struct supervisor_set *set)
 {
     supervisor_set_stop(set);
     if (set->coredns != NULL) {
+        supervisor_cdns_detach(set);
         corednssrc_free(set->coredns);
         set->coredns = NULL;
     }
@@ -300,7 +417,7 @@ supervisor_set_open(struct supervisor_set *set, struct supervisor *sup,
     set->sup = sup;
     set->spec = spec;
     set->name = supervisor_spec_name(spec);
-    if (spec->ncoredns > 0) {
+    if (spec->ncoredns > 0 || spec->coredns_discover) {
         rc = supervisor_open_coredns(set);
     }
     if (rc == 0 && (spec->dnstap_socket || spec->dnstap_tcp)) {
@@ -519,10 +636,12 @@ supervisor_start(const struct supervisor_options *o,
         return -EINVAL;
     }
     s->opt = *o;
+    pthread_mutex_init(&s->cdns_mu, NULL);
     if (silence < SUPERVISOR_SILENCE_MIN_NS) {
         silence = SUPERVISOR_SILENCE_MIN_NS;
     }
     if (supervisor_set_open(&s->primary, s, &s->opt.primary) != 0) {
+        pthread_mutex_destroy(&s->cdns_mu);
         free(s);
         return -EINVAL;
     }
@@ -574,6 +693,8 @@ supervisor_free(struct supervisor *s)
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->mu);
     }
+    explicit_bzero(s->cdns_token, sizeof(s->cdns_token));
+    pthread_mutex_destroy(&s->cdns_mu);
     free(s);
 }
 

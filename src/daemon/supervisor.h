@@ -27,11 +27,11 @@
  * finding: episodes closer together than its window (60 s) fold into
  * the first one's mergedCount instead of each writing a SecurityEvent.
  *
- * Known shortcoming: status.activeSource in Kubernetes mode is copied
- * once by the config watcher at start, so it shows the primary even
- * while the fallback is active; the metric and supervisor_active_source()
- * tell the truth.  A tetragon fallback is not supported yet (logged and
- * ignored).
+ * CoreDNS endpoints found by the Kubernetes code (the DNS Service's
+ * EndpointSlices) and the token read from its Secret are handed in with
+ * supervisor_set_coredns_endpoints() and supervisor_set_coredns_token();
+ * the supervisor keeps the latest of each and gives them to every
+ * CoreDNS source it opens, primary or fallback, now or later.
  */
 #ifndef DD_SUPERVISOR_H
 #define DD_SUPERVISOR_H
@@ -51,6 +51,10 @@
 struct supervisor_spec {
     const char *const *coredns;  /* CoreDNS plugin endpoints */
     size_t ncoredns;
+    int coredns_discover;        /* CoreDNS endpoints (and maybe the
+                                    token) come later, through
+                                    supervisor_set_coredns_*(); coredns
+                                    and ncoredns are then ignored */
     const char *dnstap_socket;   /* dnstap unix socket path, or NULL */
     const char *dnstap_tcp;      /* dnstap "host:port", or NULL */
     const char *interface;       /* live capture interface, or NULL */
@@ -131,5 +135,22 @@ const char *supervisor_active_source(const struct supervisor *s);
 /* Name of a spec's source: coredns-ugallu before dnstap before pcap;
  * "" when empty.  Static string. */
 const char *supervisor_spec_name(const struct supervisor_spec *spec);
+
+/*
+ * The CoreDNS endpoints found now (targets[0..n), copied, at most
+ * COREDNSSRC_ENDPOINTS_MAX; more are cut and logged), for every
+ * coredns_discover set, running or opened later.  Returns 0 or a
+ * negative errno from corednssrc_set_endpoints().  Any thread except a
+ * source's emit; it may wait for removed streams to end.
+ */
+int supervisor_set_coredns_endpoints(struct supervisor *s,
+                                     const char *const *targets, size_t n);
+
+/*
+ * The CoreDNS bearer token read from its Secret (copied; "" to go back
+ * to the token file), for every CoreDNS set, running or opened later.
+ * Any thread.
+ */
+void supervisor_set_coredns_token(struct supervisor *s, const char *token);
 
 #endif

@@ -29,6 +29,14 @@ static const char *const cfgwatch_detectors[] = {
 #define CFGWATCH_NDETECTORS \
     (sizeof(cfgwatch_detectors) / sizeof(cfgwatch_detectors[0]))
 
+/* Anomaly Events waiting for the status thread. */
+#define CFGWATCH_NOTES_MAX 8
+
+struct cfgwatch_note {
+    char reason[32];
+    char message[256];
+};
+
 struct cfgwatch {
     struct kclient *kc;
     struct pipeline *pipe;
@@ -54,6 +62,10 @@ struct cfgwatch {
     int ready;                   /* Ready condition: 1 True, 0 False */
     char ready_since[48];        /* its lastTransitionTime */
     char error[256];             /* last refusal, "" when none */
+
+    int listed;                  /* the first list has been seen */
+    struct cfgwatch_note notes[CFGWATCH_NOTES_MAX]; /* Events to post */
+    unsigned nnotes;
 
     pthread_mutex_t feed_mu;     /* one feeder at a time; cm_hash */
     uint64_t cm_hash[CONFIG_LISTS_MAX];
@@ -184,15 +196,17 @@ cfgwatch_feed(struct cfgwatch *c, const struct config *cfg, int force)
 
 /* ---- Events -------------------------------------------------------- */
 
-/* A Warning Event on the DNSDetectConfig; leader only, best effort. */
+/* A Warning Event on the DNSDetectConfig, best effort; only from the
+ * leader unless any_pod (a node's own anomaly). */
 static void
-cfgwatch_event(struct cfgwatch *c, const char *reason, const char *msg)
+cfgwatch_event(struct cfgwatch *c, const char *reason, const char *msg,
+               int any_pod)
 {
     char path[KCLIENT_MAX_URL], now[48], name[CONFIG_NAME_MAX + 32];
     struct timespec ts;
     json_t *ev;
 
-    if (!lease_is_leader(c->lease) ||
+    if ((!any_pod && !lease_is_leader(c->lease)) ||
         kclient_path(path, sizeof(path), NULL, "v1", c->ns, "events", NULL,
                      NULL) != 0) {
         return;
@@ -285,7 +299,7 @@ cfgwatch_refuse(struct cfgwatch *c, const char *err, const char *uid,
     c->missing = 0;
     cfgwatch_set_ready(c, 0);
     pthread_mutex_unlock(&c->mu);
-    cfgwatch_event(c, "InvalidConfig", err);
+    cfgwatch_event(c, "InvalidConfig", err, 0);
 }
 
 /* The spec was handled already: only status or metadata changed (our
@@ -341,6 +355,18 @@ cfgwatch_gone(struct cfgwatch *c)
              "the configuration in force stays");
 }
 
+/* The first answer of the API (watch thread): wake cfgwatch_first(). */
+static void
+cfgwatch_listed(struct cfgwatch *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->listed) {
+        c->listed = 1;
+        pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* The watch callback (watch thread). */
 static void
 cfgwatch_on_event(enum kclient_event type, json_t *obj, const char *rv,
@@ -359,6 +385,9 @@ cfgwatch_on_event(enum kclient_event type, json_t *obj, const char *rv,
         } else {
             cfgwatch_gone(c);
         }
+    }
+    if (type != KCLIENT_BOOKMARK && type != KCLIENT_ERROR) {
+        cfgwatch_listed(c);
     }
 }
 
@@ -413,8 +442,11 @@ cfgwatch_status_json(struct cfgwatch *c)
         snprintf(c->source, sizeof(c->source), "%s",
                  c->source_fn(c->source_ctx));
     }
-    st = json_pack("{s:I, s:s, s:I, s:[o]}", "observedGeneration",
-                   (json_int_t)c->seen_gen, "activeSource", c->source,
+    /* No source runs yet: no activeSource (null removes it). */
+    st = json_pack("{s:I, s:o, s:I, s:[o]}", "observedGeneration",
+                   (json_int_t)c->seen_gen, "activeSource",
+                   c->source[0] != '\0' ? json_string(c->source)
+                                        : json_null(),
                    "inflightLookups",
                    (json_int_t)metrics_value("ugallu_dns_inflight_lookups",
                                              ""),
@@ -429,6 +461,94 @@ cfgwatch_status_json(struct cfgwatch *c)
                             cfgwatch_detectors_json(c->cur));
     }
     return json_pack("{s:o}", "status", st);
+}
+
+/*
+ * The object is missing (or was never seen): say so in the log, and
+ * from the leader as a DNSConfigMissing anomaly (a SecurityEvent, whose
+ * repeats within a minute fold into one, and an Event).
+ */
+static void
+cfgwatch_missing(struct cfgwatch *c)
+{
+    char msg[CONFIG_NAME_MAX + 160];
+
+    log_warn("DNSConfigMissing", "name=%s/%s retry_ms=%u", c->ns,
+             c->name, c->resync_ms);
+    if (!lease_is_leader(c->lease)) {
+        return;
+    }
+    snprintf(msg, sizeof(msg), "DNSDetectConfig %s/%s not found; the "
+             "configuration in force stays, retried every %u ms", c->ns,
+             c->name, c->resync_ms);
+    pipeline_report_anomaly(c->pipe, "DNSConfigMissing", "medium",
+                            c->name, msg);
+}
+
+/* Post the anomaly Events queued by cfgwatch_anomaly(). */
+static void
+cfgwatch_post_notes(struct cfgwatch *c)
+{
+    struct cfgwatch_note notes[CFGWATCH_NOTES_MAX];
+    unsigned n;
+
+    pthread_mutex_lock(&c->mu);
+    n = c->nnotes;
+    memcpy(notes, c->notes, n * sizeof(notes[0]));
+    c->nnotes = 0;
+    pthread_mutex_unlock(&c->mu);
+    for (unsigned i = 0; i < n; i++) {
+        cfgwatch_event(c, notes[i].reason, notes[i].message, 1);
+    }
+}
+
+void
+cfgwatch_anomaly(void *ctx, const char *type, const char *message)
+{
+    struct cfgwatch *c = ctx;
+    struct cfgwatch_note *note;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->nnotes == CFGWATCH_NOTES_MAX) {
+        pthread_mutex_unlock(&c->mu);
+        metrics_dropped("k8s_event_queue_full");
+        return;
+    }
+    note = &c->notes[c->nnotes++];
+    snprintf(note->reason, sizeof(note->reason), "%s", type);
+    snprintf(note->message, sizeof(note->message), "%s", message);
+    c->kick = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int
+cfgwatch_first(struct cfgwatch *c, unsigned timeout_ms, struct config *out)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000u;
+    ts.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->listed && rc == 0) {
+        rc = pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+    }
+    if (!c->listed) {
+        rc = -ETIMEDOUT;
+    } else if (c->cur == NULL) {
+        rc = -ENOENT;
+    } else {
+        memcpy(out, c->cur, sizeof(*out));
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* One status round: patch, or log the missing object. */
@@ -446,8 +566,7 @@ cfgwatch_status(struct cfgwatch *c)
     }
     pthread_mutex_unlock(&c->mu);
     if (missing) {
-        log_warn("DNSConfigMissing", "name=%s/%s retry_ms=%u", c->ns,
-                 c->name, c->resync_ms);
+        cfgwatch_missing(c);
         return;
     }
     if (patch == NULL) {
@@ -520,6 +639,7 @@ cfgwatch_thread(void *arg)
     int ticked;
 
     while (!cfgwatch_wait(c, &ticked)) {
+        cfgwatch_post_notes(c);
         if (ticked) {
             cfgwatch_refeed(c);
         }

@@ -19,10 +19,15 @@
  * A status thread merge-patches the status subresource after each apply
  * and every resync period: observedGeneration, lastConfigLoadAt,
  * activeSource, inflightLookups, per-detector enabled/fires and a Ready
- * condition.  Only the leader writes status and Events (lease.h), so N
- * pods do not fight over one object.  While the object is missing the
- * status thread logs "DNSConfigMissing" once per resync period; the
- * watch picks the object up as soon as it is created.  Status writes
+ * condition.  Only the leader writes status and InvalidConfig Events
+ * (lease.h), so N pods do not fight over one object.  While the object
+ * is missing the status thread logs "DNSConfigMissing" once per resync
+ * period and the leader reports it as an anomaly (a SecurityEvent of
+ * class Anomaly through the pipeline, and a Warning Event); the watch
+ * picks the object up as soon as it is created.  A node's own anomalies
+ * (DNSSourceSilent, DNSDetectorDegraded) reach cfgwatch_anomaly()
+ * through the pipeline's anomaly hook, and every pod posts those as
+ * Warning Events on the DNSDetectConfig.  Status writes
  * are best effort: failures are logged at debug level and counted in
  * ugallu_dns_status_writes_total{outcome}.
  */
@@ -60,6 +65,24 @@ int cfgwatch_start(const struct cfgwatch_options *o, struct cfgwatch **out);
 
 /* Stop both threads and free.  NULL is fine. */
 void cfgwatch_stop(struct cfgwatch *c);
+
+/*
+ * Wait up to timeout_ms for the API's first answer about the object.
+ * Returns 0 with *out a copy of the configuration in force, -ENOENT when
+ * the object is missing or was refused, -ETIMEDOUT when the API did not
+ * answer in time.  Any thread but the watch's.
+ */
+int cfgwatch_first(struct cfgwatch *c, unsigned timeout_ms,
+                   struct config *out);
+
+/*
+ * Queue a Warning Event (reason type, e.g. "DNSSourceSilent") on the
+ * DNSDetectConfig; the status thread posts it soon after.  At most 8
+ * wait; more are dropped and counted (reason k8s_event_queue_full).
+ * ctx is the struct cfgwatch; the signature is a pipeline anomaly hook.
+ * Any thread; never blocks on the network.
+ */
+void cfgwatch_anomaly(void *ctx, const char *type, const char *message);
 
 /* Configurations applied so far (tests, logs).  Any thread. */
 uint64_t cfgwatch_applied(struct cfgwatch *c);

@@ -579,6 +579,9 @@ struct corednssrc {
     void *ctx;
     char token_file[COREDNSSRC_TARGET_MAX];
     char token[COREDNSSRC_TOKEN_MAX + 1];
+    pthread_mutex_t token_mu;      /* guards api_token */
+    char api_token[COREDNSSRC_TOKEN_MAX + 1]; /* corednssrc_set_token();
+                                                 wins when not empty */
     char server_name[COREDNSSRC_TARGET_MAX];
     char *ca_pem;                  /* NULL for gRPC's default roots */
     int tls;
@@ -636,15 +639,21 @@ corednssrc_read_file(const char *path, char *buf, size_t size)
     return (ssize_t)n;
 }
 
-/* The token without surrounding whitespace, from the file or the
-   option.  Returns 0, or a negative errno (-ENOKEY when empty). */
+/* The token without surrounding whitespace: the one set through the
+   API, else the file's, else the option's.  Returns 0, or a negative
+   errno (-ENOKEY when empty). */
 static int
-corednssrc_token(const struct corednssrc *s, char *out, size_t size)
+corednssrc_token(struct corednssrc *s, char *out, size_t size)
 {
     const char *p = s->token;
     size_t n;
 
-    if (s->token_file[0] != '\0') {
+    pthread_mutex_lock(&s->token_mu);
+    snprintf(out, size, "%s", s->api_token);
+    pthread_mutex_unlock(&s->token_mu);
+    if (out[0] != '\0') {
+        p = out;
+    } else if (s->token_file[0] != '\0') {
         ssize_t rc = corednssrc_read_file(s->token_file, out, size);
 
         if (rc < 0) {
@@ -1208,6 +1217,12 @@ corednssrc_open(const struct corednssrc_opts *o, event_emit_fn *emit,
         corednssrc_err(err, errlen, "%s", "out of memory");
         return NULL;
     }
+    if (pthread_mutex_init(&s->token_mu, NULL) != 0) {
+        pthread_mutex_destroy(&s->set_mu);
+        free(s);
+        corednssrc_err(err, errlen, "%s", "out of memory");
+        return NULL;
+    }
     grpcstream_global_init();
     s->emit = emit;
     s->ctx = ctx;
@@ -1218,6 +1233,21 @@ corednssrc_open(const struct corednssrc_opts *o, event_emit_fn *emit,
         return NULL;
     }
     return s;
+}
+
+int
+corednssrc_set_token(struct corednssrc *s, const char *token)
+{
+    size_t n = token != NULL ? strlen(token) : 0;
+
+    if (n > COREDNSSRC_TOKEN_MAX) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&s->token_mu);
+    snprintf(s->api_token, sizeof(s->api_token), "%s",
+             token != NULL ? token : "");
+    pthread_mutex_unlock(&s->token_mu);
+    return 0;
 }
 
 int
@@ -1265,6 +1295,8 @@ corednssrc_free(struct corednssrc *s)
     corednssrc_ep_drop(s->eps, s->neps);
     s->neps = 0;
     free(s->ca_pem);
+    explicit_bzero(s->api_token, sizeof(s->api_token));
+    pthread_mutex_destroy(&s->token_mu);
     pthread_mutex_destroy(&s->set_mu);
     free(s);
     grpcstream_global_shutdown();

@@ -15,20 +15,19 @@
  * the ceiling.  Failures are logged at warn when an endpoint's state
  * changes (up, refused token, unreachable, ...), not at every retry.
  *
- * The bearer token is read from a file (the Secret
- * ugallu-coredns-grpc-token mounted as a file) before every dial, so a
- * rotated Secret is used at the next reconnect.  The endpoint set can be
- * replaced at run time (corednssrc_set_endpoints()): that is the seam for
- * the Kubernetes code that watches the DNS Service's EndpointSlices.
+ * The bearer token is the one the Kubernetes code read from the Secret
+ * ugallu-coredns-grpc-token (corednssrc_set_token()), else the content
+ * of a file (the Secret mounted), read before every dial, so a rotated
+ * Secret is used at the next reconnect.  The endpoint set can be
+ * replaced at run time (corednssrc_set_endpoints()), which the
+ * Kubernetes code does as the DNS Service's EndpointSlices change.
  *
  * Known shortcomings: the plugin sends no EDNS data, authority or
  * additional counts, so events from this source never carry EVENT_F_EDNS,
  * edns_udp_size, nscount or arcount; answer_bytes only covers the (at
  * most 8) answers the plugin sends, each cut at 256 bytes.  Events the
  * plugin drops for a slow subscriber are counted by the plugin only; the
- * client cannot see the gap.  Endpoints come from the configured list
- * until the Kubernetes code calls corednssrc_set_endpoints(), and the
- * token from a file until it reads the Secret through the API.
+ * client cannot see the gap.
  *
  * Series: ugallu_dns_source_connected{source="coredns-ugallu"} (streams
  * up now), ugallu_dns_coredns_reconnects_total,
@@ -145,6 +144,13 @@ int corednssrc_start(struct corednssrc *s);
  */
 int corednssrc_set_endpoints(struct corednssrc *s,
                              const char *const *targets, size_t n);
+
+/*
+ * Use token (copied; NULL or "" to go back to the file or option) for
+ * every dial from now on; streams up stay up.  Returns 0, or -EINVAL
+ * when longer than COREDNSSRC_TOKEN_MAX.  Any thread.
+ */
+int corednssrc_set_token(struct corednssrc *s, const char *token);
 
 /*
  * Cancel every stream and join every thread.  No emit call happens

@@ -159,10 +159,9 @@ def test_plain_objects_stored(plain):
     assert cfg["spec"]["source"]["mode"] == "coredns-ugallu"
     cm = plain.get_json("-n", "ops", "configmap", "dns-blocklist")
     assert "malware-c2.example.test" in cm["data"]["blocklist.txt"]
-    svc = plain.get_json("-n", "kube-system", "service",
-                         "ugallu-coredns-grpc")
-    assert svc["spec"]["clusterIP"] == "None"
-    assert svc["spec"]["ports"][0]["port"] == 9253
+    assert cfg["spec"]["source"]["corednsService"] == "kube-system/kube-dns"
+    assert cfg["spec"]["source"]["corednsPort"] == 9253
+    assert "endpoints" not in cfg["spec"]["source"]
 
 
 def can_i(cluster, user, verb, resource, ns=None):
@@ -186,6 +185,10 @@ def test_detector_token_reads_its_secret(plain):
     assert can_i(plain, sa, "get", "secret/ugallu-coredns-grpc-token", NS)
     assert not can_i(plain, sa, "get", "secret/other", NS)
     assert can_i(plain, sa, "list", "configmaps", "ops")
+    assert can_i(plain, sa, "watch", "endpointslices.discovery.k8s.io",
+                 "kube-system")
+    assert not can_i(plain, sa, "list", "endpointslices.discovery.k8s.io",
+                     "default")
 
 
 def test_corefile_example_applies(plain):
