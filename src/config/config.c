@@ -1089,3 +1089,29 @@ config_duration(const char *text, uint64_t *ns)
     *ns = total;
     return 0;
 }
+
+int
+config_detector_enabled(const struct config *c, const char *name)
+{
+    const struct {
+        const char *name;
+        int enabled;
+    } d[] = {
+        {"blocklist", c->blocklist.enabled},
+        {"dga", c->dga.enabled},
+        {"slowQuery", c->slow_query.enabled},
+        {"tunneling", c->tunneling.enabled},
+        {"exfiltration", c->exfiltration.enabled},
+        {"doh", c->doh.enabled},
+        {"dot", c->dot.enabled},
+        {"youngDomain", c->young_domain.enabled},
+        {"anomalousPort", c->anomalous_port.enabled},
+    };
+
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+        if (strcmp(d[i].name, name) == 0) {
+            return d[i].enabled != 0;
+        }
+    }
+    return -1;
+}

@@ -165,4 +165,11 @@ int config_load_file(const char *path, struct config *c, char *err,
  */
 int config_duration(const char *text, uint64_t *ns);
 
+/*
+ * Whether the detector of spec key name ("blocklist", "dga",
+ * "slowQuery", "tunneling", "exfiltration", "doh", "dot", "youngDomain",
+ * "anomalousPort") is enabled in c: 1 or 0, and -1 for an unknown name.
+ */
+int config_detector_enabled(const struct config *c, const char *name);
+
 #endif

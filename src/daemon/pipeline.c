@@ -532,12 +532,12 @@ pipeline_feed_blocklist(struct pipeline *p, int kind, const char *namespace_,
 int
 pipeline_detector_enabled(struct pipeline *p, const char *name)
 {
-    int found;
+    int on;
 
-    pthread_mutex_lock(&p->control_lock);
-    found = chain_find(p->chain, name) != NULL;
-    pthread_mutex_unlock(&p->control_lock);
-    return found;
+    pthread_mutex_lock(&p->out_lock);
+    on = config_detector_enabled(&p->cfg, name) == 1;
+    pthread_mutex_unlock(&p->out_lock);
+    return on;
 }
 
 uint64_t

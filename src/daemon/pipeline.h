@@ -148,7 +148,8 @@ int pipeline_feed_blocklist(struct pipeline *p, int kind,
                             const char *text, size_t len, char *err,
                             size_t errlen);
 
-/* Whether the detector called name runs in the chain in force. */
+/* Whether the configuration in force enables the detector of spec key
+ * name (config_detector_enabled()).  Any thread. */
 int pipeline_detector_enabled(struct pipeline *p, const char *name);
 
 /* Generation of the configuration in force (metadata.generation). */

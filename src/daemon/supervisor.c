@@ -21,6 +21,9 @@
 #include "sources/pcapsrc.h"
 
 #define SUPERVISOR_DEFAULT_SILENCE_NS 60000000000ull
+/* Plain DNS sends without a name, and none with one, before the
+ * detectors that judge names are reported degraded. */
+#define SUPERVISOR_NAMELESS_MIN 3u
 
 /* The sources of one spec, opened together. */
 struct supervisor_set {
@@ -35,6 +38,10 @@ struct supervisor_set {
     int pcap_started;
     volatile sig_atomic_t stop;    /* pcapsrc_run's flag */
     _Atomic uint64_t last_ns;      /* monotonic time of the last event */
+    _Atomic uint64_t named;        /* events with a query name */
+    _Atomic uint64_t nameless;     /* plain DNS sends seen as flows */
+    int answers_told, names_told;  /* DNSDetectorDegraded reported... */
+    uint64_t answers_gen, names_gen; /* ...for this config generation */
 };
 
 struct supervisor {
@@ -121,6 +128,12 @@ supervisor_emit(void *ctx, const struct event *ev)
     atomic_store_explicit(&set->last_ns,
                           clock_ns(CLOCK_MONOTONIC_COARSE),
                           memory_order_relaxed);
+    if (ev->qname_len > 0) {
+        atomic_fetch_add_explicit(&set->named, 1, memory_order_relaxed);
+    } else if (ev->kind == EVENT_KIND_FLOW &&
+               ev->transport != EVENT_TRANSPORT_DOT) {
+        atomic_fetch_add_explicit(&set->nameless, 1, memory_order_relaxed);
+    }
     pipeline_submit_cb(set->sup->opt.pipe, ev);
 }
 
@@ -317,32 +330,69 @@ supervisor_open_pcap(struct supervisor_set *set)
     return 0;
 }
 
+/* Detectors that judge answers, and those that judge query names. */
+static const char *const supervisor_need_answers[] = {"slowQuery"};
+static const char *const supervisor_need_names[] = {
+    "blocklist", "dga", "tunneling", "exfiltration", "youngDomain",
+};
+
+/* Report each enabled detector of names[0..n) as DNSDetectorDegraded. */
+static void
+supervisor_degrade(struct supervisor_set *set, const char *const *names,
+                   size_t n, const char *lacks)
+{
+    struct pipeline *pipe = set->sup->opt.pipe;
+    char msg[200];
+
+    for (size_t i = 0; i < n; i++) {
+        if (!pipeline_detector_enabled(pipe, names[i])) {
+            continue;
+        }
+        snprintf(msg, sizeof(msg), "%s cannot fire: the %s source %s",
+                 names[i], set->name, lacks);
+        log_warn("detector degraded", "detector=%s source=%s lacks=\"%s\"",
+                 names[i], set->name, lacks);
+        pipeline_report_anomaly(pipe, "DNSDetectorDegraded", "medium",
+                                names[i], msg);
+    }
+}
+
 /*
- * Tetragon sees what processes send, never the answers: detectors that
- * judge answers cannot fire on it.  Each enabled one is reported as
- * DNSDetectorDegraded when a Tetragon set opens (the pipeline's dedup
- * window folds repeats within a minute).  Detectors that need the query
- * name are not reported: whether names come depends on the site's
- * TracingPolicy (the shipped one gives flows only).
+ * Tetragon sees what processes send, never the answers: the detectors
+ * that judge answers are reported once per configuration generation.
+ * Names come only when the site's TracingPolicy captures the message
+ * (the shipped one does not): once SUPERVISOR_NAMELESS_MIN plain DNS
+ * sends arrived without a name and none with one, the detectors that
+ * judge names are reported too, once per generation.  Supervisor
+ * thread, for a running Tetragon set.
  */
 static void
 supervisor_degraded(struct supervisor_set *set)
 {
-    static const char *const needs_answers[] = {"slowQuery"};
-    struct pipeline *pipe = set->sup->opt.pipe;
-    char msg[160];
+    uint64_t gen = pipeline_config_generation(set->sup->opt.pipe);
 
-    for (size_t i = 0; i < sizeof(needs_answers) / sizeof(*needs_answers);
-         i++) {
-        if (!pipeline_detector_enabled(pipe, needs_answers[i])) {
-            continue;
-        }
-        snprintf(msg, sizeof(msg), "%s needs response latency, which the "
-                 "tetragon source does not see", needs_answers[i]);
-        log_warn("detector degraded", "detector=%s source=tetragon",
-                 needs_answers[i]);
-        pipeline_report_anomaly(pipe, "DNSDetectorDegraded", "medium",
-                                needs_answers[i], msg);
+    if (set->tetragon == NULL) {
+        return;
+    }
+    if (!set->answers_told || set->answers_gen != gen) {
+        supervisor_degrade(set, supervisor_need_answers,
+                           sizeof(supervisor_need_answers) /
+                               sizeof(supervisor_need_answers[0]),
+                           "never sees answers (latency, rcode)");
+        set->answers_told = 1;
+        set->answers_gen = gen;
+    }
+    if (atomic_load_explicit(&set->named, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&set->nameless, memory_order_relaxed) >=
+            SUPERVISOR_NAMELESS_MIN &&
+        (!set->names_told || set->names_gen != gen)) {
+        supervisor_degrade(set, supervisor_need_names,
+                           sizeof(supervisor_need_names) /
+                               sizeof(supervisor_need_names[0]),
+                           "delivers no query names (its TracingPolicy "
+                           "captures no message)");
+        set->names_told = 1;
+        set->names_gen = gen;
     }
 }
 
@@ -549,6 +599,10 @@ supervisor_check(struct supervisor *s)
     }
     if (s->fsm.silent) {
         supervisor_to_fallback(s);
+    }
+    supervisor_degraded(&s->primary);
+    if (s->fallback != NULL) {
+        supervisor_degraded(s->fallback);
     }
 }
 

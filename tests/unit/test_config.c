@@ -776,6 +776,38 @@ test_durations(void **state)
     assert_int_equal(config_duration(NULL, NULL), -EINVAL);
 }
 
+/* Detector switches by spec key, and the CoreDNS discovery defaults. */
+static void
+test_detector_enabled(void **state)
+{
+    struct config c;
+    const char *doc =
+        "apiVersion: security.ugallu.io/v1alpha1\n"
+        "kind: DNSDetectConfig\n"
+        "metadata: { name: x }\n"
+        "spec:\n"
+        "  source: { mode: coredns-ugallu, corednsPort: 9300,\n"
+        "            corednsService: dns/coredns }\n"
+        "  detectors:\n"
+        "    dga: { enabled: false }\n"
+        "    exfiltration: { enabled: false }\n";
+
+    (void)state;
+    config_defaults(&c);
+    assert_int_equal(config_detector_enabled(&c, "dga"), 1);
+    assert_int_equal(config_detector_enabled(&c, "youngDomain"), 0);
+    assert_int_equal(config_detector_enabled(&c, "nope"), -1);
+    assert_string_equal(c.source.coredns_service, "kube-system/kube-dns");
+    assert_int_equal(c.source.coredns_port, 9253);
+    assert_int_equal(config_parse(doc, strlen(doc), &c, err, sizeof(err)),
+                     0);
+    assert_int_equal(config_detector_enabled(&c, "dga"), 0);
+    assert_int_equal(config_detector_enabled(&c, "exfiltration"), 0);
+    assert_int_equal(config_detector_enabled(&c, "tunneling"), 1);
+    assert_string_equal(c.source.coredns_service, "dns/coredns");
+    assert_int_equal(c.source.coredns_port, 9300);
+}
+
 int
 main(void)
 {
@@ -798,6 +830,7 @@ main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_load_file_too_large),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_detector_enabled),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
