@@ -24,6 +24,20 @@ clock_ns(clockid_t clock)
     return (uint64_t)ts.tv_sec * CLOCK_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* The time ns from now on clock, as pthread_cond_timedwait() wants it
+ * (the condition variable must use the same clock). */
+static inline struct timespec
+clock_deadline(clockid_t clock, uint64_t ns)
+{
+    uint64_t until = clock_ns(clock) + ns;
+    struct timespec ts = {
+        .tv_sec = (time_t)(until / CLOCK_NS_PER_SEC),
+        .tv_nsec = (long)(until % CLOCK_NS_PER_SEC),
+    };
+
+    return ts;
+}
+
 /*
  * Sleep ns, or less when *stop turns true: the stopper sets *stop under
  * mu and signals cv.  cv must use CLOCK_MONOTONIC (pthread_condattr_
@@ -33,11 +47,7 @@ static inline void
 clock_wait(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
            uint64_t ns)
 {
-    uint64_t until = clock_ns(CLOCK_MONOTONIC) + ns;
-    struct timespec ts = {
-        .tv_sec = (time_t)(until / CLOCK_NS_PER_SEC),
-        .tv_nsec = (long)(until % CLOCK_NS_PER_SEC),
-    };
+    struct timespec ts = clock_deadline(CLOCK_MONOTONIC, ns);
 
     pthread_mutex_lock(mu);
     while (!*stop && pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT) {

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "detectors/blocklist.h"
@@ -525,16 +526,10 @@ cfgwatch_anomaly(void *ctx, const char *type, const char *message)
 int
 cfgwatch_first(struct cfgwatch *c, unsigned timeout_ms, struct config *out)
 {
-    struct timespec ts;
+    struct timespec ts = clock_deadline(CLOCK_REALTIME,
+                                        timeout_ms * 1000000ull);
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000u;
-    ts.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&c->mu);
     while (!c->listed && rc == 0) {
         rc = pthread_cond_timedwait(&c->cond, &c->mu, &ts);
@@ -610,16 +605,10 @@ cfgwatch_refeed(struct cfgwatch *c)
 static int
 cfgwatch_wait(struct cfgwatch *c, int *ticked)
 {
-    struct timespec ts;
+    struct timespec ts = clock_deadline(CLOCK_REALTIME,
+                                        c->resync_ms * 1000000ull);
     int stop;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += c->resync_ms / 1000u;
-    ts.tv_nsec += (long)(c->resync_ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&c->mu);
     *ticked = 0;
     while (!c->stop && !c->kick && !*ticked) {

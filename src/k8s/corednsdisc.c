@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "k8s/kubeconfig.h"
 
 struct corednsdisc {
     struct corednsdisc_options o;
@@ -215,83 +216,37 @@ corednsdisc_on_slice(enum kclient_event type, json_t *obj, const char *rv,
 
 /* ---- the token Secret ---------------------------------------------- */
 
-static int
-corednsdisc_b64_value(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
-
-/* Standard base64 with padding (as the API sends Secret data) into
- * out; returns the decoded length, -EINVAL or -EMSGSIZE. */
-static long
-corednsdisc_b64(const char *in, unsigned char *out, size_t cap)
-{
-    size_t len = strlen(in), n = 0;
-    unsigned acc = 0, bits = 0;
-
-    while (len > 0 && in[len - 1] == '=') {
-        len--;
-    }
-    if (strlen(in) - len > 2 || strlen(in) % 4 != 0) {
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        int v = corednsdisc_b64_value((unsigned char)in[i]);
-
-        if (v < 0) {
-            return -EINVAL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n == cap) {
-                return -EMSGSIZE;
-            }
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1u;
-        }
-    }
-    return (long)n;
-}
-
 int
 corednsdisc_secret_token(const json_t *secret, char *out, size_t len)
 {
     const char *b64 = json_string_value(
         json_object_get(json_object_get(secret, "data"), "token"));
+    unsigned char *raw;
     size_t start = 0, end;
-    long n;
+    int rc;
 
     if (b64 == NULL) {
         return -ENOENT;
     }
-    if (len == 0) {
-        return -EMSGSIZE;
+    rc = kubeconfig_base64_decode(b64, strlen(b64), &raw, &end);
+    if (rc != 0) {
+        return rc;
     }
-    n = corednsdisc_b64(b64, (unsigned char *)out, len - 1);
-    if (n < 0) {
-        return (int)n;
-    }
-    end = (size_t)n;
-    while (start < end && strchr(" \t\r\n", out[start]) != NULL) {
+    while (start < end && strchr(" \t\r\n", raw[start]) != NULL) {
         start++;
     }
-    while (end > start && strchr(" \t\r\n", out[end - 1]) != NULL) {
+    while (end > start && strchr(" \t\r\n", raw[end - 1]) != NULL) {
         end--;
     }
-    memmove(out, out + start, end - start);
-    out[end - start] = '\0';
-    return end > start && strlen(out) == end - start ? 0 : -EINVAL;
+    rc = end == start || memchr(raw + start, '\0', end - start) != NULL
+             ? -EINVAL : end - start >= len ? -EMSGSIZE : 0;
+    if (rc == 0) {
+        memcpy(out, raw + start, end - start);
+        out[end - start] = '\0';
+    }
+    explicit_bzero(raw, end);
+    free(raw);
+    return rc;
 }
 
 /* One Secret object: hand its token over, or keep the one in force. */
