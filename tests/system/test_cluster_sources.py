@@ -27,7 +27,6 @@ EndpointSlice controller would, name them.
 """
 
 import base64
-import json
 import os
 import subprocess
 import time
@@ -203,10 +202,7 @@ class Daemon(S.Process):
         return S.metric(self.metrics(), name, **labels)
 
     def findings(self):
-        if not os.path.exists(self.findings_path):
-            return []
-        with open(self.findings_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return S.read_jsonl(self.findings_path)
 
 
 def streams_up(d):
