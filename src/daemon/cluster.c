@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "enrich/podwatch.h"
 #include "http/httpd.h"
 #include "k8s/cfgwatch.h"
 #include "k8s/dispatch.h"
@@ -28,6 +29,7 @@ struct cluster {
     struct lease *lease;
     struct dispatch *dispatch;
     struct cfgwatch *cfgwatch;
+    struct podwatch *podwatch;     /* Pod index of this node, or NULL */
 };
 
 int
@@ -197,6 +199,10 @@ cluster_start(const struct cluster_options *o, struct cluster **out)
     if (rc == 0) {
         rc = cluster_cfgwatch(c, o);
     }
+    if (rc == 0 && o->podattr != NULL) {
+        rc = podwatch_start(c->kc, o->opt->node_name, o->podattr,
+                            &c->podwatch);
+    }
     if (rc != 0) {
         pipeline_set_sink(o->pipe, NULL, NULL);
         cluster_stop(c);
@@ -217,6 +223,7 @@ cluster_stop(struct cluster *c)
     dispatch_stop(c->dispatch, CLUSTER_DRAIN_MS);
     lease_stop(c->lease);
     cfgwatch_stop(c->cfgwatch);
+    podwatch_stop(c->podwatch);
     lease_free(c->lease);
     if (c->kc != NULL) {
         kclient_free(c->kc);
