@@ -311,6 +311,19 @@ podattr_outcome_of(int rc, const struct resolver_answer *ans)
     return rc == -ETIMEDOUT ? PODATTR_TIMEOUT : PODATTR_ERROR;
 }
 
+static const char *
+podattr_reason(int rc)
+{
+    switch (rc) {
+    case -ETIMEDOUT: return "deadline exceeded";
+    case -ECONNREFUSED: return "unavailable (not listening, TLS refused"
+                               " or the resolver is down)";
+    case -EPROTO: return "error status";
+    case -EBADMSG: return "reply does not decode";
+    default: return strerror(-rc);
+    }
+}
+
 /* Log the resolver going down or coming back, once per change. */
 static void
 podattr_health(struct podattr *pa, enum podattr_outcome o, int rc,
@@ -338,7 +351,8 @@ podattr_health(struct podattr *pa, enum podattr_outcome o, int rc,
     }
     if (pa->fails == PODATTR_DOWN_AFTER) {
         log_warn("resolver not answering, clients stay unattributed",
-                 "via=%s error=\"%s\" retry_ms=%llu", via, strerror(-rc),
+                 "via=%s error=\"%s\" retry_ms=%llu", via,
+                 podattr_reason(rc),
                  (unsigned long long)((pa->down_until - now) / PODATTR_MS));
     }
 }
