@@ -283,3 +283,114 @@ def test_resolver_disabled(daemon_bin, workdir, procs):
     assert out["found"] == out["error"] == out["queue_full"] == 0, out
     rc, _ = daemon.terminate()
     assert rc == 0, daemon.log_tail()
+
+
+# ---------------------------------------------------------- cluster mode
+
+CLUSTER_CONFIG = {
+    "apiVersion": "security.ugallu.io/v1alpha1",
+    "kind": "DNSDetectConfig",
+    "metadata": {"name": "default", "namespace": "ugallu-system"},
+    "spec": {
+        "source": {"mode": "dnstap"},
+        "detectors": {
+            "blocklist": {
+                "enabled": True, "defaultAllowlist": False,
+                # Not clusterWide: for the pods of "ops" only.
+                "namespaceConfigMaps": [{"namespace": "ops",
+                                         "name": "dns-blocklist"}]},
+            "dga": {"enabled": False}, "doh": {"enabled": False},
+            "dot": {"enabled": False}, "anomalousPort": {"enabled": False},
+            "tunneling": {"enabled": False},
+            "exfiltration": {"enabled": False},
+            "slowQuery": {"enabled": False},
+        },
+    },
+}
+
+OPS_LIST = {
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "dns-blocklist", "namespace": "ops"},
+    "data": {"list.txt": "evil.test\n"},
+}
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory):
+    import k8s
+    for cluster in k8s.cluster_fixture(tmp_path_factory):
+        cluster.apply_deploy()
+        cluster.kubectl("create", "namespace", "shop")
+        cluster.kubectl("apply", "-f", "-",
+                        input=yaml.safe_dump_all([OPS_LIST,
+                                                  CLUSTER_CONFIG]))
+        yield cluster
+
+
+def make_pod(cp, ns, name, node, ip):
+    """A Pod bound to node with status.podIP set through pods/status, as
+    the kubelet would (no kubelet runs here).  Returns its uid."""
+    for sa_ns in (ns,):
+        cp.kubectl("create", "serviceaccount", "default", "-n", sa_ns,
+                   check=False)
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": ns},
+           "spec": {"nodeName": node, "automountServiceAccountToken": False,
+                    "containers": [{"name": "c", "image": "busybox"}]}}
+    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+    status = {"status": {"phase": "Running", "podIP": ip,
+                         "podIPs": [{"ip": ip}]}}
+    cp.kubectl("patch", "pod", name, "-n", ns, "--subresource=status",
+               "--type=merge", "-p", json.dumps(status))
+    return cp.get_json("pod", name, "-n", ns)["metadata"]["uid"]
+
+
+def test_pod_index_in_cluster(cp, daemon_bin, workdir, procs):
+    from test_cluster import Node, sa_env
+    uid = make_pod(cp, "ops", "runner", "node-a", "10.244.1.5")
+    make_pod(cp, "shop", "web", "node-a", "10.244.1.6")
+    make_pod(cp, "ops", "far", "node-b", "10.244.1.8")
+
+    node = Node(workdir, "node-a", sa_env(cp, workdir))
+    node.argv.append("--resolver-disable")
+    procs.append(node)
+    node.start()
+    S.wait_for(lambda: S.metric(node.metrics(),
+                                "ugallu_dns_pod_index_entries") == 2,
+               20, "two pods of node-a in the index")
+    S.wait_for(lambda: "blocklist ConfigMap fed" in node.log_text(), 20,
+               "the ops list fed")
+
+    # The ops pod is caught by its namespace's list, as a Pod subject.
+    node.ask("a.evil.test", "10.244.1.5")
+    S.wait_for(lambda: node.findings(), 10, "the ops pod's finding")
+    subj = node.findings()[0]["spec"]["subject"]
+    assert subj == {"kind": "Pod", "name": "runner", "namespace": "ops",
+                    "uid": uid}
+    S.wait_for(lambda: any(
+        se["spec"]["subject"].get("name") == "runner"
+        for se in cp.get_json("securityevents")["items"]), 20,
+        "the SecurityEvent in the API")
+
+    # The shop pod, and an ops pod of another node (not in this node's
+    # index, so unattributed), are outside the ops list's scope.
+    node.ask("b.evil.test", "10.244.1.6")
+    node.ask("c.evil.test", "10.244.1.8")
+    time.sleep(1.0)
+    assert len(node.findings()) == 1
+
+    # The pod deleted: its address leaves the index.
+    cp.kubectl("delete", "pod", "runner", "-n", "ops", "--wait=false",
+               "--grace-period=0", "--force")
+    S.wait_for(lambda: S.metric(node.metrics(),
+                                "ugallu_dns_pod_index_entries") == 1,
+               20, "the deleted pod out of the index")
+    node.ask("d.evil.test", "10.244.1.5")
+    time.sleep(1.0)
+    assert len(node.findings()) == 1
+    m = node.metrics()
+    assert S.metric(m, "ugallu_dns_resolver_lookups_total",
+                    outcome="index_hit") >= 2
+    assert S.metric(m, "ugallu_dns_resolver_lookups_total",
+                    outcome="found") == 0
+    node.stop()
