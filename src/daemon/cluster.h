@@ -31,8 +31,8 @@ struct cluster_options {
 /*
  * Connect and start leader election, the dispatcher (set as the
  * pipeline's extra sink, so call before pipeline_start()), the config
- * watch and the watch of this node's Pods (into o->podattr).  Main thread.  Returns 0 and *out, or a negative errno after
- * logging why.
+ * watch and the watch of this node's Pods (into o->podattr).  Main
+ * thread.  Returns 0 and *out, or a negative errno after logging why.
  */
 int cluster_start(const struct cluster_options *o, struct cluster **out);
 

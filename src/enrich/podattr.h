@@ -20,6 +20,11 @@
  * without a call, so a dead or hanging resolver costs one deadline per
  * few lookups, not one per lookup.
  *
+ * Known shortcomings: an event with a cgroup id is looked up by cgroup id
+ * only (an unresolved cgroup is not retried by address); the sizes, TTLs
+ * and the deadline are the fixed defaults below, with no flag to change
+ * them.
+ *
  * Metrics: ugallu_dns_resolver_lookups_total{outcome} with, per event,
  * index_hit, cache_hit and miss (unattributed), and per lookup found,
  * unresolved, error, timeout, down and queue_full (refused by the full

@@ -7,6 +7,12 @@
  * out (their queries stay attributed to the address); so are pods that
  * have finished (phase Succeeded or Failed), whose address may already
  * be another pod's.  A relist replaces the whole index.
+ *
+ * Known shortcomings: only this node's Pods are indexed, so a query this
+ * node's source sees from a pod elsewhere needs the resolver; while the
+ * watch cannot reach the API server the index keeps its last state; a
+ * pod name over 127 bytes does not fit the event and the pod is left
+ * out (counted as malformed kind "k8s_pod").
  */
 #ifndef DD_PODWATCH_H
 #define DD_PODWATCH_H

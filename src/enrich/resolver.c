@@ -208,7 +208,8 @@ resolver_decode(const uint8_t *msg, size_t len, struct resolver_answer *out)
 
 /* ---- calls ------------------------------------------------------------- */
 
-/* ":9000" means this host; other endpoints are gRPC targets as given. */
+/* ":9000" means this host (by address: no name lookup); other endpoints
+ * are gRPC targets as given. */
 static void
 resolver_tcp_target(struct resolver *r, const char *endpoint)
 {
@@ -216,7 +217,7 @@ resolver_tcp_target(struct resolver *r, const char *endpoint)
         return;
     }
     snprintf(r->tcp_target, sizeof(r->tcp_target), "%s%s",
-             endpoint[0] == ':' ? "localhost" : "", endpoint);
+             endpoint[0] == ':' ? "127.0.0.1" : "", endpoint);
 }
 
 struct resolver *

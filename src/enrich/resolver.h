@@ -7,6 +7,10 @@
  * socket first (when the socket file exists), then TCP.  A struct
  * resolver belongs to one thread (podattr's resolver thread), except
  * resolver_cancel().
+ *
+ * Known shortcomings: TLS authenticates the server only (no client
+ * certificate, no token); labels, tier1_json, resource_version and
+ * partial are read past, not used.
  */
 #ifndef DD_RESOLVER_H
 #define DD_RESOLVER_H
@@ -39,7 +43,7 @@ struct resolver_answer {
 /* Where and how to call. */
 struct resolver_options {
     const char *uds;        /* unix socket path; NULL or "" for none */
-    const char *endpoint;   /* "host:port" or ":port" (localhost); NULL
+    const char *endpoint;   /* "host:port" or ":port" (127.0.0.1); NULL
                                or "" for none */
     int tls;                /* 1 TLS (both transports), 0 plaintext */
     const char *ca_pem;     /* TLS roots (PEM text, copied); NULL for

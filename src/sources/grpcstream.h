@@ -11,7 +11,8 @@
  * once per attempt (or grpcstream_unary() once per call).  It keeps one
  * completion queue for its whole life; every streaming attempt gets a
  * fresh channel, so a reconnect happens exactly when the caller's own
- * backoff says and gRPC's internal channel backoff never adds to it.  Calls fail fast: a server that is not listening gives
+ * backoff says and gRPC's internal channel backoff never adds to it.
+ * Calls fail fast: a server that is not listening gives
  * GRPCSTREAM_UNAVAILABLE at once instead of waiting.
  *
  * Known shortcomings: an attempt counts as up once the server sends its
