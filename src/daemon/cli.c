@@ -17,7 +17,7 @@ enum {
     OPT_OUTPUT, OPT_EVENTS_OUT, OPT_COREDNS_ENDPOINT, OPT_COREDNS_TOKEN,
     OPT_COREDNS_CA, OPT_COREDNS_INSECURE, OPT_HELP, OPT_VERSION,
     OPT_LEASE_DURATION, OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD,
-    OPT_RESYNC, OPT_SOURCE_SILENCE, OPT_TETRAGON_SOCKET,
+    OPT_RESYNC, OPT_SOURCE_SILENCE, OPT_TETRAGON_SOCKET, OPT_RESOLVER_CA,
 };
 
 static const struct option cli_longopts[] = {
@@ -28,6 +28,7 @@ static const struct option cli_longopts[] = {
     {"resolver-uds", required_argument, NULL, OPT_RESOLVER_UDS},
     {"resolver-insecure", no_argument, NULL, OPT_RESOLVER_INSECURE},
     {"resolver-disable", no_argument, NULL, OPT_RESOLVER_DISABLE},
+    {"resolver-ca-file", required_argument, NULL, OPT_RESOLVER_CA},
     {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
     {"standalone", no_argument, NULL, OPT_STANDALONE},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -121,9 +122,11 @@ cli_usage(FILE *out)
 "                               ugallu resolver over TCP (default :9000)\n"
 "  --resolver-uds PATH          ugallu resolver unix socket (default\n"
 "                               /var/run/ugallu/resolver.sock)\n"
+"  --resolver-ca-file PATH      TLS roots for the resolver (default the\n"
+"                               system's)\n"
 "  --resolver-insecure          plaintext to the resolver\n"
-"  --resolver-disable           no resolver lookups (the resolver\n"
-"                               client is not built yet)\n"
+"  --resolver-disable           no resolver lookups (the Pod index of\n"
+"                               the node still attributes in a cluster)\n"
 "\n"
 "Observability:\n"
 "  --metrics-bind-address ADDR  /metrics (default :9090; \"0\" disables)\n"
@@ -168,6 +171,7 @@ cli_string_slot(struct cli_options *o, int opt)
     case OPT_CONFIG_NAME: return &o->config_name;
     case OPT_RESOLVER_ENDPOINT: return &o->resolver_endpoint;
     case OPT_RESOLVER_UDS: return &o->resolver_uds;
+    case OPT_RESOLVER_CA: return &o->resolver_ca_file;
     case OPT_KUBECONFIG: return &o->kubeconfig;
     case OPT_CONFIG: return &o->config_path;
     case OPT_REPLAY: return &o->replay;

@@ -28,6 +28,7 @@ struct cli_options {
     const char *config_name;        /* default "default" */
     const char *resolver_endpoint;
     const char *resolver_uds;
+    const char *resolver_ca_file;   /* TLS roots, NULL: system's */
     int resolver_insecure;
     int resolver_disable;
     const char *metrics_addr;       /* default ":9090" */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "enrich/podwatch.h"
 #include "http/httpd.h"
 #include "k8s/cfgwatch.h"
 #include "k8s/corednsdisc.h"
@@ -31,6 +32,7 @@ struct cluster {
     struct cfgwatch *cfgwatch;
     struct corednsdisc *disc;
     const char *leader_ns;
+    struct podwatch *podwatch;     /* Pod index of this node, or NULL */
 };
 
 int
@@ -264,6 +266,10 @@ cluster_start(const struct cluster_options *o, struct cluster **out)
     if (rc == 0) {
         rc = cluster_cfgwatch(c, o);
     }
+    if (rc == 0 && o->podattr != NULL) {
+        rc = podwatch_start(c->kc, o->opt->node_name, o->podattr,
+                            &c->podwatch);
+    }
     if (rc != 0) {
         pipeline_set_sink(o->pipe, NULL, NULL);
         cluster_stop(c);
@@ -285,6 +291,7 @@ cluster_stop(struct cluster *c)
     lease_stop(c->lease);
     corednsdisc_stop(c->disc);
     cfgwatch_stop(c->cfgwatch);
+    podwatch_stop(c->podwatch);
     lease_free(c->lease);
     if (c->kc != NULL) {
         kclient_free(c->kc);

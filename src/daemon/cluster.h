@@ -15,6 +15,7 @@
 #include "daemon/cli.h"
 #include "daemon/pipeline.h"
 #include "daemon/supervisor.h"
+#include "enrich/podattr.h"
 
 struct cluster;
 
@@ -25,13 +26,15 @@ struct cluster_options {
     const char *(*active_source_fn)(void *ctx); /* then this, asked at
                                       each status patch; may be NULL */
     void *active_source_ctx;
+    struct podattr *podattr;       /* borrowed: the Pod index of this
+                                      node is fed into it; may be NULL */
 };
 
 /*
  * Connect and start leader election, the dispatcher (set as the
- * pipeline's extra sink, so call before pipeline_start()) and the config
- * watch.  Main thread.  Returns 0 and *out, or a negative errno after
- * logging why.
+ * pipeline's extra sink, so call before pipeline_start()), the config
+ * watch and the watch of this node's Pods (into o->podattr).  Main
+ * thread.  Returns 0 and *out, or a negative errno after logging why.
  */
 int cluster_start(const struct cluster_options *o, struct cluster **out);
 

@@ -16,11 +16,14 @@
 #include "daemon/pipeline.h"
 #include "http/httpd.h"
 #include "daemon/supervisor.h"
+#include "enrich/podattr.h"
 #include "sources/replay.h"
 #include "sources/tetragonsrc.h"
 
 #define MAIN_VERSION "0.1.0"
 #define MAIN_SECOND 1000000000ull
+/* Largest --resolver-ca-file read. */
+#define MAIN_CA_MAX (256u * 1024u)
 
 /* Everything a run holds, released in one place. */
 struct main_run {
@@ -36,6 +39,8 @@ struct main_run {
     const char *coredns_fb_targets[16];
     char tetragon_target[300];     /* "unix:" and --tetragon-socket */
     struct cluster *cluster;       /* Kubernetes mode, else NULL */
+    struct podattr *podattr;       /* live runs: pod attribution */
+    char *resolver_ca;             /* --resolver-ca-file text, or NULL */
 };
 
 static int
@@ -103,6 +108,62 @@ main_open_pipeline(struct main_run *r)
         log_error("cannot start detectors", "error=\"%s\"", err);
         return -EINVAL;
     }
+    return 0;
+}
+
+/* ---- pod attribution (enrich/podattr.h) ------------------------------ */
+
+/* --resolver-ca-file into r->resolver_ca. */
+static int
+main_resolver_ca(struct main_run *r)
+{
+    FILE *f;
+    size_t n;
+
+    if (r->opt.resolver_ca_file == NULL || r->opt.resolver_insecure) {
+        return 0;
+    }
+    f = fopen(r->opt.resolver_ca_file, "r");
+    r->resolver_ca = f != NULL ? malloc(MAIN_CA_MAX + 1) : NULL;
+    n = r->resolver_ca != NULL ? fread(r->resolver_ca, 1, MAIN_CA_MAX + 1,
+                                       f)
+                               : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    if (n == 0 || n > MAIN_CA_MAX) {
+        log_error("cannot read --resolver-ca-file", "file=%s",
+                  r->opt.resolver_ca_file);
+        return -EINVAL;
+    }
+    r->resolver_ca[n] = '\0';
+    return 0;
+}
+
+/* Live runs attribute clients to pods: the resolver unless
+ * --resolver-disable; the Pod index is filled in cluster mode. */
+static int
+main_podattr(struct main_run *r)
+{
+    struct podattr_options o = {
+        .resolver = !r->opt.resolver_disable,
+        .ro = { .uds = r->opt.resolver_uds,
+                .endpoint = r->opt.resolver_endpoint,
+                .tls = !r->opt.resolver_insecure },
+    };
+    int rc = main_resolver_ca(r);
+
+    o.ro.ca_pem = r->resolver_ca;
+    if (rc == 0) {
+        rc = podattr_create(&o, &r->podattr);
+    }
+    if (rc != 0) {
+        log_error("pod attribution failed to start", "rc=%d", rc);
+        return rc;
+    }
+    pipeline_set_podattr(r->pipe, r->podattr);
+    log_info("pod attribution", "resolver=%s uds=%s endpoint=%s tls=%d",
+             o.resolver ? "on" : "off", o.ro.uds, o.ro.endpoint, o.ro.tls);
     return 0;
 }
 
@@ -438,6 +499,8 @@ main_cleanup(struct main_run *r)
     httpd_stop(r->metrics_http);
     httpd_stop(r->health_http);
     pipeline_free(r->pipe);
+    podattr_free(r->podattr);
+    free(r->resolver_ca);
     if (r->findings != NULL && r->findings != stdout) {
         fclose(r->findings);
     }
@@ -490,6 +553,7 @@ main_cluster(struct main_run *r, const sigset_t *sigs)
     struct cluster_options co = {
         .opt = &r->opt, .pipe = r->pipe,
         .active_source_fn = main_active_now, .active_source_ctx = r,
+        .podattr = r->podattr,
     };
     struct cluster *c = NULL;
     int rc;
@@ -517,6 +581,9 @@ main_dispatch(struct main_run *r, const sigset_t *sigs)
     }
     if (r->opt.command == CLI_EXPLAIN) {
         return main_explain(r);
+    }
+    if (r->opt.replay == NULL && main_podattr(r) != 0) {
+        return 2;
     }
     if (!r->opt.standalone) {
         return main_cluster(r, sigs);

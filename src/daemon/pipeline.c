@@ -16,6 +16,7 @@
 #include "core/ring.h"
 #include "detectors/blocklist.h"
 #include "detectors/chain.h"
+#include "enrich/podattr.h"
 #include "event/txn.h"
 #include "output/evjson.h"
 
@@ -49,6 +50,7 @@ struct pipeline {
     void *sink_ctx;
     pipeline_anomaly_fn *anomaly_fn;
     void *anomaly_ctx;
+    struct podattr *podattr;       /* pod attribution, or NULL */
     struct metrics_series *generation;
 
     struct pipeline_counts counts;
@@ -66,23 +68,12 @@ static void pipeline_on_event(void *ctx, const struct event *ev);
 
 /*
  * Series of the lookups that leave the event path (pod attribution, RDAP).
- * They are registered up front so dashboards find them; in this build no
- * lookup runs yet, so they stay at zero.
+ * They are registered up front so dashboards find them in every mode.
  */
 static void
 pipeline_lookup_metrics(void)
 {
-    static const char *const outcomes[] = {
-        "outcome=\"hit\"", "outcome=\"miss\"", "outcome=\"error\"",
-        "outcome=\"timeout\"",
-    };
-
-    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
-        metrics_counter("ugallu_dns_resolver_lookups_total", outcomes[i],
-                        "Pod attribution lookups, by outcome.");
-    }
-    metrics_gauge("ugallu_dns_inflight_lookups", "",
-                  "Asynchronous lookups in flight.");
+    podattr_register_metrics();
 }
 
 static void
@@ -210,9 +201,10 @@ static uint64_t
 pipeline_dedup_hash(const struct finding *f)
 {
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[3] = {f->detector, f->subject, f->key};
+    const char *parts[4] = {f->detector, f->subject_namespace, f->subject,
+                            f->key};
 
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         for (const char *s = parts[i]; *s != '\0'; s++) {
             h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
         }
@@ -237,6 +229,7 @@ pipeline_dedup_same(const struct pipeline_dedup *d, const struct finding *f,
 {
     return d->hash == h && strcmp(d->f.detector, f->detector) == 0 &&
            strcmp(d->f.subject, f->subject) == 0 &&
+           strcmp(d->f.subject_namespace, f->subject_namespace) == 0 &&
            strcmp(d->f.key, f->key) == 0;
 }
 
@@ -284,6 +277,13 @@ pipeline_on_event(void *ctx, const struct event *ev)
     struct pipeline *p = ctx;
     int timed = (p->counts.events & 63) == 0;
     uint64_t t0 = timed ? clock_ns(CLOCK_MONOTONIC) : 0;
+    struct event attributed;
+
+    if (p->podattr != NULL && pipeline_detects(ev)) {
+        attributed = *ev;
+        podattr_enrich(p->podattr, &attributed);
+        ev = &attributed;
+    }
 
     p->counts.events++;
     metrics_inc(p->events_total[ev->source % EVENT_SOURCE_COUNT]);
@@ -484,6 +484,12 @@ pipeline_set_sink(struct pipeline *p, pipeline_sink_fn *fn, void *ctx)
 {
     p->sink = fn;
     p->sink_ctx = ctx;
+}
+
+void
+pipeline_set_podattr(struct pipeline *p, struct podattr *pa)
+{
+    p->podattr = pa;
 }
 
 int

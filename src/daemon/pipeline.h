@@ -128,6 +128,14 @@ void pipeline_set_anomaly_hook(struct pipeline *p, pipeline_anomaly_fn *fn,
                                void *ctx);
 
 /*
+ * Attribute every event to its pod with pa (podattr_enrich) before the
+ * detectors and the event sink; NULL for none.  Before pipeline_start();
+ * pa must outlive the pipeline's last event.
+ */
+struct podattr;
+void pipeline_set_podattr(struct pipeline *p, struct podattr *pa);
+
+/*
  * Apply a new configuration: the detector chain is built aside and, once
  * built, swapped in between two batches, so no event is lost or paused.
  * On error (a list that does not load, say) the running chain stays, the

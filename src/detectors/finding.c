@@ -19,9 +19,19 @@ finding_init(struct finding *f, const char *detector, const char *type,
     f->severity = severity;
     f->experimental = 0;
     snprintf(f->key, sizeof(f->key), "%s", key);
-    event_addr_format(&ev->client, addr, sizeof(addr));
-    snprintf(f->subject, sizeof(f->subject), "ip-%s",
-             addr[0] != '\0' ? addr : "unknown");
+    f->subject_namespace[0] = '\0';
+    f->subject_uid[0] = '\0';
+    if (ev->pod_name[0] != '\0' && ev->pod_namespace[0] != '\0') {
+        snprintf(f->subject, sizeof(f->subject), "%s", ev->pod_name);
+        snprintf(f->subject_namespace, sizeof(f->subject_namespace), "%s",
+                 ev->pod_namespace);
+        snprintf(f->subject_uid, sizeof(f->subject_uid), "%s",
+                 ev->pod_uid);
+    } else {
+        event_addr_format(&ev->client, addr, sizeof(addr));
+        snprintf(f->subject, sizeof(f->subject), "ip-%s",
+                 addr[0] != '\0' ? addr : "unknown");
+    }
     f->detected_ns = ev->time_ns;
     f->merged = 0;
     f->nsignals = 0;

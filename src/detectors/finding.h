@@ -24,7 +24,13 @@ struct finding {
     int experimental;       /* type outside the ugallu catalog */
     char key[EVENT_QNAME_MAX]; /* what repeats are merged on, with the
                                   detector and the subject */
-    char subject[64];       /* subject name: "ip-<addr>" until pods */
+    char subject[EVENT_POD_NAME_MAX]; /* subject name: the pod's name
+                                         when attributed, else
+                                         "ip-<client address>" */
+    char subject_namespace[EVENT_POD_NS_MAX]; /* the pod's namespace; ""
+                                                 for an External subject */
+    char subject_uid[EVENT_POD_UID_MAX]; /* the pod's uid, "" when unknown
+                                            or External */
     uint64_t detected_ns;   /* event time of the first occurrence */
     uint32_t merged;        /* later occurrences folded into this one */
     uint16_t nsignals;
@@ -35,7 +41,9 @@ struct finding {
 
 /*
  * Start a finding for ev: detector, type, severity, key (copied,
- * truncated to fit), subject and time from ev, class Detection.
+ * truncated to fit), subject and time from ev, class Detection.  The
+ * subject is ev's pod (name, namespace, uid) when ev is attributed,
+ * else "ip-<client address>".
  */
 void finding_init(struct finding *f, const char *detector, const char *type,
                   const char *severity, const char *key,

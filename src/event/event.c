@@ -11,6 +11,8 @@ event_reset(struct event *ev)
 {
     memset(ev, 0, offsetof(struct event, answers));
     ev->pod_namespace[0] = '\0';
+    ev->pod_name[0] = '\0';
+    ev->pod_uid[0] = '\0';
     ev->qname[0] = '\0';
 }
 

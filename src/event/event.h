@@ -16,6 +16,12 @@
 #define EVENT_QNAME_MAX 256
 /* Answers summarised per event; the rest are only counted. */
 #define EVENT_ANSWERS_MAX 4
+/* Room for pod attribution, NUL included: a namespace (63 bytes at
+   most), a pod name (pods with longer names stay unattributed) and a
+   uid (36 bytes). */
+#define EVENT_POD_NS_MAX 64
+#define EVENT_POD_NAME_MAX 128
+#define EVENT_POD_UID_MAX 40
 
 /* What the record describes. */
 enum event_kind {
@@ -119,8 +125,12 @@ struct event {
     uint8_t qname_len;       /* strlen(qname); qname is lowercase, no
                                 trailing dot except the root "." */
     struct event_answer answers[EVENT_ANSWERS_MAX];
-    char pod_namespace[64];  /* client pod's namespace when attributed,
-                                else "" */
+    char pod_namespace[EVENT_POD_NS_MAX]; /* client pod's namespace when
+                                             attributed, else "" */
+    char pod_name[EVENT_POD_NAME_MAX];    /* client pod's name when
+                                             attributed, else "" */
+    char pod_uid[EVENT_POD_UID_MAX];      /* its metadata.uid when known,
+                                             else "" */
     char qname[EVENT_QNAME_MAX];
 };
 

@@ -90,5 +90,10 @@ evjson_build(const struct event *ev)
     if (ev->kind == EVENT_KIND_DNS) {
         evjson_dns(o, ev);
     }
+    if (ev->pod_name[0] != '\0') {
+        json_object_set_new(o, "pod", json_pack("{s:s, s:s, s:s}",
+                            "namespace", ev->pod_namespace,
+                            "name", ev->pod_name, "uid", ev->pod_uid));
+    }
     return o;
 }

@@ -9,7 +9,8 @@
 
 #include "event/event.h"
 
-/* Build the object for ev; the caller owns it.  NULL when out of memory. */
+/* Build the object for ev, with "pod" {namespace, name, uid} when ev is
+   attributed; the caller owns it.  NULL when out of memory. */
 json_t *evjson_build(const struct event *ev);
 
 #endif

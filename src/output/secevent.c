@@ -28,6 +28,9 @@ secevent_name(const struct finding *f, char *buf, size_t len)
              (unsigned long long)(f->detected_ns / SECEVENT_BUCKET_NS));
     h = secevent_hash(h, f->class_);
     h = secevent_hash(h, f->type);
+    if (f->subject_namespace[0] != '\0') {
+        h = secevent_hash(h, f->subject_namespace);
+    }
     h = secevent_hash(h, f->subject);
     h = secevent_hash(h, f->key);
     h = secevent_hash(h, bucket);
@@ -80,9 +83,25 @@ secevent_signals(const struct finding *f)
     return sig;
 }
 
+/* Kind Pod with name, namespace and (when known) uid. */
+static json_t *
+secevent_pod_subject(const struct finding *f)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "kind", "Pod", "name",
+                          f->subject, "namespace", f->subject_namespace);
+
+    if (o != NULL && f->subject_uid[0] != '\0') {
+        json_object_set_new(o, "uid", json_string(f->subject_uid));
+    }
+    return o;
+}
+
 static json_t *
 secevent_subject(const struct finding *f)
 {
+    if (f->subject_namespace[0] != '\0') {
+        return secevent_pod_subject(f);
+    }
     const char *ip = strncmp(f->subject, "ip-", 3) == 0 ? f->subject + 3
                                                         : f->subject;
 

@@ -74,6 +74,9 @@ struct grpcstream {
     grpc_slice details;
     bool status_known;
 
+    char unary_target[512];        /* target of the kept unary channel */
+    int unary_tls;                 /* and its TLS setting */
+
     uint8_t buf[GRPCSTREAM_MSG_MAX]; /* messages that came in pieces */
 };
 
@@ -231,12 +234,13 @@ grpcstream_channel(struct grpcstream *s, const struct grpcstream_opts *o)
 
 /* Create the call, unless grpcstream_cancel() came first. */
 static int
-grpcstream_call(struct grpcstream *s, const char *method)
+grpcstream_call(struct grpcstream *s, const char *method,
+                gpr_timespec deadline)
 {
     grpc_slice m = grpc_slice_from_copied_string(method);
     grpc_call *call = grpc_channel_create_call(
         s->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, m, NULL,
-        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        deadline, NULL);
     int rc = 0;
 
     grpc_slice_unref(m);
@@ -369,7 +373,8 @@ grpcstream_open(struct grpcstream *s, const struct grpcstream_opts *o,
 
     rc = grpcstream_channel(s, o);
     if (rc == 0) {
-        rc = grpcstream_call(s, o->method);
+        rc = grpcstream_call(s, o->method,
+                             gpr_inf_future(GPR_CLOCK_REALTIME));
     }
     if (rc == 0) {
         rc = grpcstream_start_batch(s, o->token, req, reqlen);
@@ -564,6 +569,145 @@ grpcstream_free(struct grpcstream *s)
     grpc_slice_unref(s->details);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* ---- unary calls ------------------------------------------------------ */
+
+/* Keep the channel when it dials o's target as o says; else drop it and
+ * dial afresh. */
+static int
+grpcstream_unary_channel(struct grpcstream *s, const struct grpcstream_opts *o)
+{
+    if (s->channel != NULL &&
+        (strcmp(s->unary_target, o->target) != 0 ||
+         s->unary_tls != o->tls)) {
+        grpc_channel_destroy(s->channel);
+        s->channel = NULL;
+    }
+    if (s->channel != NULL) {
+        return 0;
+    }
+    if (strlen(o->target) >= sizeof(s->unary_target)) {
+        return -EINVAL;
+    }
+    snprintf(s->unary_target, sizeof(s->unary_target), "%s", o->target);
+    s->unary_tls = o->tls;
+    return grpcstream_channel(s, o);
+}
+
+/* The whole call in one batch: metadata, request, half-close, headers,
+ * one message, status. */
+static int
+grpcstream_unary_batch(struct grpcstream *s, const void *req, size_t reqlen)
+{
+    grpc_slice body = grpc_slice_from_copied_buffer(req, reqlen);
+    grpc_op ops[6];
+    grpc_call_error ce;
+
+    memset(ops, 0, sizeof(ops));
+    s->send = grpc_raw_byte_buffer_create(&body, 1);
+    grpc_slice_unref(body);
+    s->recv = NULL;
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata =
+        &s->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &s->recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+    ce = grpc_call_start_batch(s->call, ops, 6,
+                               grpcstream_tag_ptr(GRPCSTREAM_TAG_START),
+                               NULL);
+    s->start_pending = ce == GRPC_CALL_OK;
+    return ce == GRPC_CALL_OK ? 0 : -EINVAL;
+}
+
+/* The reply into resp; the status decides the return code. */
+static int
+grpcstream_unary_result(struct grpcstream *s, uint8_t *resp, size_t cap,
+                        size_t *resplen)
+{
+    const uint8_t *msg;
+    size_t len;
+
+    s->status_known = true;
+    if (s->status == GRPC_STATUS_DEADLINE_EXCEEDED) {
+        return -ETIMEDOUT;
+    }
+    if (s->status == GRPC_STATUS_UNAVAILABLE) {
+        return -ECONNREFUSED;
+    }
+    if (s->status != GRPC_STATUS_OK || s->recv == NULL) {
+        return -EPROTO;
+    }
+    s->held = s->recv;
+    s->recv = NULL;
+    if (grpcstream_bytes(s, &msg, &len) != 1 || len > cap) {
+        return -EMSGSIZE;
+    }
+    memcpy(resp, msg, len);
+    *resplen = len;
+    return 0;
+}
+
+/* Forget the call; drop the channel too when it is known broken. */
+static void
+grpcstream_unary_end(struct grpcstream *s, int rc)
+{
+    grpc_call *call;
+
+    if (s->recv != NULL) {
+        grpc_byte_buffer_destroy(s->recv);
+        s->recv = NULL;
+    }
+    grpcstream_release(s);
+    pthread_mutex_lock(&s->lock);
+    call = s->call;
+    s->call = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (call != NULL) {
+        grpc_call_unref(call);
+    }
+    if (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE &&
+        s->channel != NULL) {
+        grpc_channel_destroy(s->channel);
+        s->channel = NULL;
+    }
+}
+
+int
+grpcstream_unary(struct grpcstream *s, const struct grpcstream_opts *o,
+                 const void *req, size_t reqlen, unsigned timeout_ms,
+                 uint8_t *resp, size_t cap, size_t *resplen)
+{
+    int rc;
+
+    if (o->target == NULL || o->method == NULL || s->call != NULL) {
+        return -EINVAL;
+    }
+    grpcstream_reset_results(s);
+    s->status_known = false;
+    rc = grpcstream_unary_channel(s, o);
+    if (rc == 0) {
+        rc = grpcstream_call(s, o->method, grpcstream_deadline(timeout_ms));
+    }
+    if (rc == 0) {
+        rc = grpcstream_unary_batch(s, req, reqlen);
+    }
+    while (rc == 0 && s->start_pending) {
+        grpcstream_poll(s, -1);   /* the call's deadline bounds this */
+    }
+    if (rc == 0) {
+        rc = grpcstream_unary_result(s, resp, cap, resplen);
+    }
+    grpcstream_unary_end(s, rc);
+    return rc;
 }
 
 const char *

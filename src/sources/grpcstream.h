@@ -8,10 +8,11 @@
  *
  * A struct grpcstream is owned by one thread (the "owner"), which calls
  * grpcstream_open(), grpcstream_read() and grpcstream_close() in turn,
- * once per attempt.  It keeps one completion queue for its whole life;
- * every attempt gets a fresh channel, so a reconnect happens exactly when
- * the caller's own backoff says and gRPC's internal channel backoff never
- * adds to it.  Calls fail fast: a server that is not listening gives
+ * once per attempt (or grpcstream_unary() once per call).  It keeps one
+ * completion queue for its whole life; every streaming attempt gets a
+ * fresh channel, so a reconnect happens exactly when the caller's own
+ * backoff says and gRPC's internal channel backoff never adds to it.
+ * Calls fail fast: a server that is not listening gives
  * GRPCSTREAM_UNAVAILABLE at once instead of waiting.
  *
  * Known shortcomings: an attempt counts as up once the server sends its
@@ -135,6 +136,27 @@ void grpcstream_cancel(struct grpcstream *s);
 
 /* Close if needed and free.  Owner thread, after its last call. */
 void grpcstream_free(struct grpcstream *s);
+
+/*
+ * One unary call with a deadline, on a channel kept from one call to the
+ * next while the target stays the same (a unary caller asks often; a
+ * fresh connection per call would cost a handshake each time).  Sends
+ * o's metadata and req[0..reqlen), waits at most timeout_ms for the
+ * whole call, and copies the reply into resp (cap bytes), its length in
+ * *resplen.
+ *
+ * Returns 0 after status OK and one message, -ETIMEDOUT when the
+ * deadline passed, -ECONNREFUSED for UNAVAILABLE (nothing listens or the
+ * server is down; the channel is dropped so the next call dials again),
+ * -EPROTO for another status or an OK without a message (see
+ * grpcstream_status()), -EMSGSIZE for a reply over cap, -ECANCELED after
+ * grpcstream_cancel(), -EINVAL, -ENOMEM.  o->token, o->keepalive_ms and
+ * o->open_timeout_ms are not used.  Owner thread; not mixed with
+ * grpcstream_open() on one object.
+ */
+int grpcstream_unary(struct grpcstream *s, const struct grpcstream_opts *o,
+                     const void *req, size_t reqlen, unsigned timeout_ms,
+                     uint8_t *resp, size_t cap, size_t *resplen);
 
 /* Name of a status code ("UNAVAILABLE", ...); never NULL. */
 const char *grpcstream_status_name(int status);

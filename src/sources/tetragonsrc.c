@@ -442,7 +442,8 @@ tetragonsrc_payload(const struct tetragonsrc_args *a, struct event *ev)
     return 0;
 }
 
-/* One field of a Pod: the namespace into ev, the name into proc. */
+/* One field of a Pod: the namespace into ev, the name into proc and,
+ * when it fits whole, into ev. */
 static int
 tetragonsrc_pod_field(const struct pbwire_field *f, struct event *ev,
                       struct tetragonsrc_proc *proc)
@@ -459,6 +460,9 @@ tetragonsrc_pod_field(const struct pbwire_field *f, struct event *ev,
         tetragonsrc_copy(&s, ev->pod_namespace, sizeof(ev->pod_namespace));
     } else {
         tetragonsrc_copy(&s, proc->pod_name, sizeof(proc->pod_name));
+        if (s.len < sizeof(ev->pod_name)) {
+            tetragonsrc_copy(&s, ev->pod_name, sizeof(ev->pod_name));
+        }
     }
     return 0;
 }

@@ -11,7 +11,7 @@
  * A kprobe event maps to: role CLIENT (the process that sends), client =
  * the socket's source address and port, server = its destination,
  * transport UDP, or DOT for TCP to port 853 (TCP elsewhere), pod_namespace
- * from the process's pod, time from the response.  When an argument holds
+ * and pod_name from the process's pod, time from the response.  When an argument holds
  * the DNS message the process sent (a bytes argument; for TCP to port 53
  * with its two-byte length) it is parsed as a query; otherwise, and always
  * for DOT whose bytes are encrypted, the event is an EVENT_KIND_FLOW.
@@ -25,10 +25,11 @@
  * captures the socket and the size, not the payload: the kernel functions
  * it hooks take the message as an iovec Tetragon cannot read there, so
  * with that policy every event is a flow; a policy that adds a bytes
- * argument gets queries decoded.  struct event has no field for the pod
- * name, the container, the binary or the pid: tetragonsrc_decode() hands
- * them out separately (struct tetragonsrc_proc) but the pipeline drops
- * them.
+ * argument gets queries decoded.  struct event has no field for the
+ * container, the binary or the pid: tetragonsrc_decode() hands them out
+ * separately (struct tetragonsrc_proc) but the pipeline drops them.
+ * The pod's uid is not in Tetragon's event, so Pod subjects from this
+ * source carry none.
  *
  * Series: ugallu_dns_source_connected{source="tetragon"} (1 while the
  * stream is up), ugallu_dns_tetragon_reconnects_total,

@@ -131,7 +131,8 @@ def check_daemonset(ds, ns, sa):
                  "--leader-renew-deadline=10s",
                  "--leader-retry-period=2s",
                  "--config-name=default",
-                 "--coredns-token-file=%s/token" % TOKEN_DIR):
+                 "--coredns-token-file=%s/token" % TOKEN_DIR,
+                 "--resolver-disable"):
         assert flag in args, flag
     assert "--standalone" not in args
 

@@ -3,8 +3,8 @@
 The Tetragon stand-in (tests/tetragon/peer, built from Tetragon's Go API
 module) streams kprobe events; the daemon follows it with
 --tetragon-socket.  Queries decoded from the send buffers meet the
-detectors (a blocklisted name is raised, attributed to the client and its
-pod namespace), the DoT send is a flow for the dot detector, and
+detectors (a blocklisted name is raised, attributed to the client's pod
+from Tetragon's own pod fields), the DoT send is a flow for the dot detector, and
 slowQuery, which needs the answers Tetragon never sees, is reported once
 as DNSDetectorDegraded instead of silently never firing.
 """
@@ -56,7 +56,8 @@ def test_daemon_on_tetragon(peer_bin, daemon_bin, workdir, procs):
 
     blocked = by_type["DNSToBlocklistedFQDN"][0]
     assert blocked["signals"]["qname"] == "example.com"
-    assert blocked["subject"]["name"] == "10.244.1.5"
+    assert blocked["subject"] == {"kind": "Pod", "name": "web-7d9f4c-x2kq",
+                                  "namespace": "shop"}
 
     dot = by_type["DNSOverTLSBypass"][0]
     assert dot["signals"]["server"] == "1.1.1.1"

@@ -214,6 +214,7 @@ test_udp_query(void **state)
     assert_int_equal(ev.query_size, sizeof(query));
     assert_true(ev.time_ns == 1700000000ull * 1000000000ull + 123);
     assert_string_equal(ev.pod_namespace, "shop");
+    assert_string_equal(ev.pod_name, "web-7d9f");
     assert_int_equal(proc.pid, 4242);
     assert_string_equal(proc.binary, "/usr/bin/dig");
     assert_string_equal(proc.pod_name, "web-7d9f");
