@@ -324,37 +324,9 @@ def test_watch_from_too_old_rv_relists(cli, cp, tmp_path):
 
 
 def restart_apiserver(cp):
-    """Stop kube-apiserver (by the PID the harness recorded) and start it
-    again with the same command line; etcd stays up.  Returns once
-    /readyz answers."""
-    pids = os.path.join(cp.dir, "pids")
-    with open(pids) as f:
-        rows = [l.split() for l in f if l.strip()]
-    pid = int([p for n, p in rows if n == "kube-apiserver"][0])
-    with open("/proc/%d/cmdline" % pid, "rb") as f:
-        argv = [a.decode() for a in f.read().split(b"\0") if a]
-    assert "kube-apiserver" in argv[0]
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(200):
-        if not os.path.exists("/proc/%d" % pid):
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    time.sleep(1)
-    log = open(os.path.join(cp.dir, "kube-apiserver.log"), "a")
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                         stderr=log, start_new_session=True)
-    log.close()
-    with open(pids, "w") as f:
-        for n, old in rows:
-            f.write("%s %s\n" % (n, p.pid if n == "kube-apiserver" else old))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if cp.kubectl("get", "--raw", "/readyz", check=False).returncode == 0:
-            return
-        time.sleep(0.5)
-    pytest.fail("kube-apiserver not ready after restart")
+    """Stop kube-apiserver and start it again with the same command
+    line; etcd stays up.  Returns once /readyz answers."""
+    cp.restart_apiserver()
 
 
 def test_watch_reconnects_after_apiserver_restart(cli, cp, tmp_path):
