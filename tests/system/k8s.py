@@ -9,6 +9,7 @@ stops it by PID at the end.
     cluster.kubectl("get", "pods", token=t)   # as whoever t is
     cluster.stop_apiserver()                  # etcd stays up
     cluster.start_apiserver()                 # same port, same certs
+    cluster.signal_apiserver(signal.SIGSTOP)  # hung, not gone
 """
 
 import json
@@ -121,6 +122,12 @@ class ControlPlane:
                 pytest.fail("kube-apiserver exited at restart")
             time.sleep(0.2)
         pytest.fail("kube-apiserver not ready after restart")
+
+    def signal_apiserver(self, sig):
+        """Send sig to kube-apiserver (SIGSTOP: it still accepts
+        connections but answers nothing until SIGCONT)."""
+        rows = self._pids()
+        os.kill(int([p for n, p in rows if n == "kube-apiserver"][0]), sig)
 
     def restart_apiserver(self):
         self.stop_apiserver()

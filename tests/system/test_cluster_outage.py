@@ -5,7 +5,11 @@ token and short lease timings) on a private control plane.  Once a
 leader is elected and a first finding landed, kube-apiserver alone is
 stopped for 30 s (etcd stays up) while every node keeps raising
 blocklist findings, then started again on the same address and
-certificates.  The test checks:
+certificates.  Before that, the API server is frozen (SIGSTOP) for a
+few seconds: it accepts connections and answers nothing.  The test
+checks:
+- while it hangs, the leader steps down at the renew deadline (its
+  renewal request is still waiting for an answer);
 - during the outage, no node still claims to lead once the renew
   deadline has passed (a leader that cannot renew steps down), and no
   daemon dies;
@@ -90,6 +94,19 @@ def test_apiserver_outage(cp, daemon_bin, workdir, procs):
     nodes[0].ask("before.evil.test", "127.0.4.1")
     wait_events(cp, ["127.0.4.1"])
 
+    # Hung, not gone: connections accepted, nothing answered.  The
+    # leader's renewal hangs, yet it steps down at the renew deadline.
+    cp.signal_apiserver(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        S.wait_for(lambda: not any(n.leader() for n in nodes),
+                   RENEW_S + RETRY_S * 2 + 1, "no leader while hung")
+        print("\nno leader %.2fs into the hang" % (time.monotonic() - t0))
+        nodes[2].ask("hung.evil.test", "127.0.4.2")
+    finally:
+        cp.signal_apiserver(signal.SIGCONT)
+    wait_leader(cp, nodes, LEASE_S * 4)
+
     # The outage, with findings raised on every node meanwhile.
     cp.stop_apiserver()
     ips = feed_during_outage(nodes)
@@ -102,6 +119,7 @@ def test_apiserver_outage(cp, daemon_bin, workdir, procs):
     leader = wait_leader(cp, nodes, LEASE_S * 4)
     print("%s leads %.2fs after the restart"
           % (leader.node, time.monotonic() - t_up))
+    ips.append("127.0.4.2")
     seen = wait_events(cp, ips + ["127.0.4.1"], timeout=60)
     print("%d findings of the outage delivered %.2fs after the restart"
           % (len(ips), time.monotonic() - t_up))
