@@ -16,7 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "detectors/blocklist.h"
+#include "k8s/cmwatch.h"
 
 #define CFGWATCH_GROUP "security.ugallu.io"
 #define CFGWATCH_VERSION "v1alpha1"
@@ -68,8 +68,7 @@ struct cfgwatch {
     struct cfgwatch_note notes[CFGWATCH_NOTES_MAX]; /* Events to post */
     unsigned nnotes;
 
-    pthread_mutex_t feed_mu;     /* one feeder at a time; cm_hash */
-    uint64_t cm_hash[CONFIG_LISTS_MAX];
+    struct cmwatch *cm;          /* the blocklist ConfigMaps' watches */
     atomic_uint_fast64_t applied;
     struct metrics_series *status_ok, *status_err;
 };
@@ -92,107 +91,6 @@ cfgwatch_kick(struct cfgwatch *c)
     c->kick = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
-}
-
-/* ---- ConfigMap blocklists ------------------------------------------ */
-
-static uint64_t
-cfgwatch_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h | 1u;   /* never 0: 0 means "not fed" */
-}
-
-/* The ConfigMap's data values, concatenated with newlines; NULL when
- * it cannot be read. */
-static char *
-cfgwatch_cm_text(struct cfgwatch *c, const struct config_listref *r,
-                 size_t *len)
-{
-    char path[KCLIENT_MAX_URL];
-    json_t *cm = NULL, *data, *v;
-    const char *key;
-    char *text = NULL;
-    size_t n = 0;
-    int rc;
-
-    if (kclient_path(path, sizeof(path), NULL, "v1", r->namespace_,
-                     "configmaps", r->name, NULL) != 0) {
-        return NULL;
-    }
-    rc = kclient_get(c->kc, path, &cm, NULL);
-    if (rc != 0) {
-        log_warn("blocklist ConfigMap unreadable", "configmap=%s/%s rc=%d",
-                 r->namespace_, r->name, rc);
-        return NULL;
-    }
-    data = json_object_get(cm, "data");
-    json_object_foreach(data, key, v) {
-        size_t vl = json_string_length(v);
-        char *grown = realloc(text, n + vl + 2);
-
-        if (grown == NULL || !json_is_string(v)) {
-            text = grown != NULL ? grown : text;
-            continue;
-        }
-        text = grown;
-        memcpy(text + n, json_string_value(v), vl);
-        n += vl;
-        text[n++] = '\n';
-        text[n] = '\0';
-    }
-    json_decref(cm);
-    *len = n;
-    return text != NULL ? text : calloc(1, 1);
-}
-
-/* Feed one ConfigMap when its text changed (or always, with force). */
-static void
-cfgwatch_feed_one(struct cfgwatch *c, const struct config_listref *r,
-                  size_t i, int force)
-{
-    char name[CONFIG_NAME_MAX + 80], err[256];
-    size_t len = 0;
-    char *text = cfgwatch_cm_text(c, r, &len);
-    uint64_t h;
-
-    if (text == NULL) {
-        return;
-    }
-    h = cfgwatch_hash(text, len);
-    snprintf(name, sizeof(name), "configmap:%s/%s", r->namespace_, r->name);
-    if (force || h != c->cm_hash[i]) {
-        if (pipeline_feed_blocklist(c->pipe, BLOCKLIST_BLOCK,
-                                    r->cluster_wide ? "" : r->namespace_,
-                                    name, text, len, err,
-                                    sizeof(err)) == 0) {
-            c->cm_hash[i] = h;
-            log_info("blocklist ConfigMap fed", "configmap=%s bytes=%zu",
-                     name + 10, len);
-        } else {
-            log_warn("blocklist ConfigMap rejected", "configmap=%s "
-                     "error=\"%s\"", name + 10, err);
-        }
-    }
-    free(text);
-}
-
-/* Feed every ConfigMap cfg names; force after a new chain. */
-static void
-cfgwatch_feed(struct cfgwatch *c, const struct config *cfg, int force)
-{
-    if (!cfg->blocklist.enabled) {
-        return;
-    }
-    pthread_mutex_lock(&c->feed_mu);
-    for (size_t i = 0; i < cfg->blocklist.nmaps; i++) {
-        cfgwatch_feed_one(c, &cfg->blocklist.maps[i], i, force);
-    }
-    pthread_mutex_unlock(&c->feed_mu);
 }
 
 /* ---- Events -------------------------------------------------------- */
@@ -339,7 +237,7 @@ cfgwatch_apply(struct cfgwatch *c, json_t *obj)
     } else {
         log_info("DNSDetectConfig applied", "name=%s/%s generation=%llu",
                  c->ns, c->name, (unsigned long long)cfg->generation);
-        cfgwatch_feed(c, cfg, 1);
+        cmwatch_follow(c->cm, cfg);
         cfgwatch_take(c, cfg, uid);
         atomic_fetch_add(&c->applied, 1);
     }
@@ -578,28 +476,6 @@ cfgwatch_status(struct cfgwatch *c)
     c->status_rc = rc;
 }
 
-/* Re-read the ConfigMaps of the config in force. */
-static void
-cfgwatch_refeed(struct cfgwatch *c)
-{
-    struct config *cfg = malloc(sizeof(*cfg));
-    int have;
-
-    if (cfg == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&c->mu);
-    have = c->cur != NULL;
-    if (have) {
-        memcpy(cfg, c->cur, sizeof(*cfg));
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (have) {
-        cfgwatch_feed(c, cfg, 0);
-    }
-    free(cfg);
-}
-
 /* Wait for a kick or the period; returns 1 when stopped, and *ticked
  * when the period passed. */
 static int
@@ -629,9 +505,6 @@ cfgwatch_thread(void *arg)
 
     while (!cfgwatch_wait(c, &ticked)) {
         cfgwatch_post_notes(c);
-        if (ticked) {
-            cfgwatch_refeed(c);
-        }
         cfgwatch_status(c);
     }
     return NULL;
@@ -674,8 +547,10 @@ cfgwatch_init(struct cfgwatch *c, const struct cfgwatch_options *o)
                                     "outcome=\"error\"",
                                     "DNSDetectConfig status patches.");
     pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->feed_mu, NULL);
     pthread_cond_init(&c->cond, NULL);
+    if (cmwatch_new(c->kc, c->pipe, &c->cm) != 0) {
+        return -ENOMEM;
+    }
     return cfgwatch_paths(c);
 }
 
@@ -727,8 +602,8 @@ cfgwatch_stop(struct cfgwatch *c)
     if (c->started) {
         pthread_join(c->thread, NULL);
     }
+    cmwatch_free(c->cm);
     pthread_mutex_destroy(&c->mu);
-    pthread_mutex_destroy(&c->feed_mu);
     pthread_cond_destroy(&c->cond);
     free(c->cur);
     free(c);

@@ -9,12 +9,10 @@
  * the result is applied with pipeline_apply_config().  A spec the
  * loader refuses is logged, reported as a core/v1 Event (reason
  * InvalidConfig, type Warning) on the DNSDetectConfig, and the previous
- * configuration stays.  After every apply, each ConfigMap of
- * spec.detectors.blocklist.namespaceConfigMaps is read and its data
- * values (concatenated, in key order) fed with pipeline_feed_blocklist();
- * every resync period the ConfigMaps are read again and fed when their
- * text changed (so a ConfigMap edit lands within one period; they are
- * not watched).
+ * configuration stays.  After every apply, the ConfigMaps of
+ * spec.detectors.blocklist.namespaceConfigMaps are followed by cmwatch.h
+ * (one watch each, started and stopped as the list changes), which
+ * feeds their text with pipeline_feed_blocklist().
  *
  * A status thread merge-patches the status subresource after each apply
  * and every resync period: observedGeneration, lastConfigLoadAt,
@@ -55,8 +53,8 @@ struct cfgwatch_options {
                                     now, asked at each status patch from
                                     the status thread; may be NULL */
     void *active_source_ctx;
-    unsigned resync_ms;          /* status tick, ConfigMap re-read and
-                                    missing-object retry; 0: 30000 */
+    unsigned resync_ms;          /* status tick and missing-object
+                                    retry; 0: 30000 */
 };
 
 /* Start the watch and the status thread.  Returns 0 and *out, or a

@@ -309,12 +309,15 @@ dispatch_round(struct dispatch *d)
     json_t *batch[DISPATCH_BATCH];
     size_t n, done = 0;
     int retry = 0;
+    /* Asked even when idle: this also steps down a leader whose renewal
+     * hangs past the deadline, so ugallu_dns_leader says so (lease.h). */
+    int leader = lease_is_leader(d->lease);
 
     n = dispatch_peek(d, batch, DISPATCH_BATCH);
     if (n == 0) {
         return 0;
     }
-    if (lease_is_leader(d->lease)) {
+    if (leader) {
         done = dispatch_to_api(d, batch, n, &retry);
     } else if (dispatch_forward(d, batch, n) == 0) {
         done = n;

@@ -891,6 +891,7 @@ struct kclient_watch {
     char *query;
     unsigned timeout;
     kclient_watch_fn fn;
+    void (*fail_fn)(int rc, long status, void *arg);
     void *arg;
 
     pthread_t thread;
@@ -1102,6 +1103,9 @@ kclient_watch_relist(struct kclient_watch *w, struct kclient_result *res)
     if (rc < 0) {
         log_warn("kubernetes list failed", "path=%s rc=%d status=%ld",
                  w->path, rc, res->status);
+        if (w->fail_fn != NULL) {
+            w->fail_fn(rc, res->status, w->arg);
+        }
         return rc;
     }
     memcpy(w->rv, rv, sizeof(rv));
@@ -1145,6 +1149,9 @@ kclient_watch_after(struct kclient_watch *w, int rc, bool just_listed,
     kclient_watch_count(&w->st_errors);
     log_info("kubernetes watch interrupted", "path=%s rc=%d status=%ld "
              "msg=\"%.80s\"", w->path, rc, res->status, res->message);
+    if (w->fail_fn != NULL) {
+        w->fail_fn(rc < 0 ? rc : -EPROTO, res->status, w->arg);
+    }
     kclient_watch_pause(w, res->retry_after);
 }
 
@@ -1196,6 +1203,7 @@ kclient_watch_init(struct kclient_watch *w, struct kclient *c,
 
     w->c = c;
     w->fn = o->fn;
+    w->fail_fn = o->fail_fn;
     w->arg = o->arg;
     w->timeout = o->timeout_seconds ? o->timeout_seconds : 300;
     w->need_list = rv == NULL || rv[0] == '\0';

@@ -52,9 +52,11 @@
 #define KCLIENT_RV_LEN 64
 /* Seconds a plain request may take, connection included. */
 #define KCLIENT_REQUEST_TIMEOUT 30
-/* Watch reconnect backoff: first delay and cap, in milliseconds. */
+/* Watch reconnect backoff: first delay and cap, in milliseconds.  The
+ * cap bounds how long after an API server comes back a watch resumes
+ * (jittered, half the cap to the cap). */
 #define KCLIENT_BACKOFF_BASE_MS 500
-#define KCLIENT_BACKOFF_CAP_MS 30000
+#define KCLIENT_BACKOFF_CAP_MS 8000
 
 struct kclient;
 struct kclient_watch;
@@ -151,7 +153,13 @@ struct kclient_watch_opts {
                                      lists first (a RELISTED event) */
     unsigned timeout_seconds;     /* per watch request; 0 means 300 */
     kclient_watch_fn fn;          /* required */
-    void *arg;                    /* passed to fn */
+    void *arg;                    /* passed to fn and fail_fn */
+    void (*fail_fn)(int rc, long status, void *arg); /* may be NULL:
+                                     called on the watch thread when a
+                                     list or watch request failed (rc as
+                                     the request functions return,
+                                     status the HTTP status or 0), before
+                                     the backoff; not for a 410 */
 };
 
 /* Counters of one watch; read with kclient_watch_stats(). */

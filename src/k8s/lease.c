@@ -33,7 +33,8 @@ struct lease {
     /* Election thread only. */
     char seen[LEASE_IDENTITY_MAX + KCLIENT_RV_LEN]; /* holder + renew */
     uint64_t seen_at_ms;              /* when seen last changed */
-    uint64_t renewed_at_ms;           /* last successful write */
+    atomic_uint_fast64_t renewed_at_ms; /* last successful write (read
+                                         by lease_is_leader too) */
     long transitions;                 /* leaseTransitions seen */
     struct metrics_series *gauge;
 };
@@ -242,7 +243,7 @@ lease_account(struct lease *l, int rc)
     uint64_t now = lease_now_ms();
 
     if (rc == 0) {
-        l->renewed_at_ms = now;
+        atomic_store(&l->renewed_at_ms, now);
         lease_set_leader(l, 1);
         return;
     }
@@ -250,7 +251,8 @@ lease_account(struct lease *l, int rc)
         lease_set_leader(l, 0);   /* someone else holds it */
         return;
     }
-    if (atomic_load(&l->leader) && now - l->renewed_at_ms >= l->renew_ms) {
+    if (atomic_load(&l->leader) &&
+        now - atomic_load(&l->renewed_at_ms) >= l->renew_ms) {
         log_warn("lease renew deadline passed", "error=%d", rc);
         lease_set_leader(l, 0);
     }
@@ -380,10 +382,24 @@ lease_free(struct lease *l)
     free(l);
 }
 
+/*
+ * The renew deadline is also checked here, not only after a round: a
+ * request to an API server that accepts connections but never answers
+ * holds the election thread for up to KCLIENT_REQUEST_TIMEOUT, and a
+ * leader must not go on acting as one meanwhile.  A renewal landing
+ * just as the deadline passes can lose leadership for one retry period.
+ */
 int
 lease_is_leader(struct lease *l)
 {
-    return atomic_load(&l->leader);
+    if (!atomic_load(&l->leader)) {
+        return 0;
+    }
+    if (lease_now_ms() - atomic_load(&l->renewed_at_ms) >= l->renew_ms) {
+        lease_set_leader(l, 0);   /* logs "lost leadership" once */
+        return 0;
+    }
+    return 1;
 }
 
 const char *

@@ -12,7 +12,10 @@
  * - every write is a merge patch carrying metadata.resourceVersion, so
  *   the API server refuses it with 409 Conflict when another writer got
  *   there first (optimistic concurrency);
- * - a leader that cannot renew for the renew deadline stops being one.
+ * - a leader that cannot renew for the renew deadline stops being one,
+ *   even while a request is still hanging (lease_is_leader() checks the
+ *   deadline itself; the dispatcher asks it every half second, which
+ *   keeps ugallu_dns_leader true to it).
  * lease_stop() releases a held Lease (holderIdentity "" and a 1 s
  * duration, as client-go does), so another candidate takes over at once.
  *
@@ -58,7 +61,8 @@ void lease_stop(struct lease *l);
 /* Free a stopped lease.  NULL is fine. */
 void lease_free(struct lease *l);
 
-/* 1 while this process holds the Lease, else 0.  Any thread. */
+/* 1 while this process holds the Lease and renewed it within the renew
+ * deadline, else 0.  Any thread. */
 int lease_is_leader(struct lease *l);
 
 /*

@@ -7,10 +7,14 @@ stops it by PID at the end.
 
     cluster.kubectl("get", "ns")              # as the admin
     cluster.kubectl("get", "pods", token=t)   # as whoever t is
+    cluster.stop_apiserver()                  # etcd stays up
+    cluster.start_apiserver()                 # same port, same certs
+    cluster.signal_apiserver(signal.SIGSTOP)  # hung, not gone
 """
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -71,6 +75,64 @@ class ControlPlane:
     def stop(self):
         subprocess.run([os.path.join(SCRIPTS, "stop-control-plane.sh"),
                         self.dir], timeout=60, check=False)
+
+    def _pids(self):
+        with open(os.path.join(self.dir, "pids")) as f:
+            return [line.split() for line in f if line.strip()]
+
+    def _write_pids(self, rows):
+        with open(os.path.join(self.dir, "pids"), "w") as f:
+            for name, pid in rows:
+                f.write("%s %s\n" % (name, pid))
+
+    def stop_apiserver(self):
+        """Stop kube-apiserver alone (by the PID recorded in DIR/pids:
+        SIGTERM, SIGKILL after 10 s); etcd keeps running.  Remembers its
+        command line for start_apiserver()."""
+        rows = self._pids()
+        pid = int([p for n, p in rows if n == "kube-apiserver"][0])
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            self._api_argv = [a.decode() for a in f.read().split(b"\0")
+                              if a]
+        assert "kube-apiserver" in self._api_argv[0], self._api_argv
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/%d" % pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.05)
+        self._write_pids([r for r in rows if r[0] != "kube-apiserver"])
+
+    def start_apiserver(self):
+        """Start kube-apiserver again with the command line
+        stop_apiserver() saw (same port, certificates and etcd); returns
+        once /readyz answers."""
+        log = open(os.path.join(self.dir, "kube-apiserver.log"), "a")
+        p = subprocess.Popen(self._api_argv, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        self._write_pids(self._pids() + [["kube-apiserver", str(p.pid)]])
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.kubectl("get", "--raw", "/readyz",
+                            check=False).returncode == 0:
+                return
+            if p.poll() is not None:
+                pytest.fail("kube-apiserver exited at restart")
+            time.sleep(0.2)
+        pytest.fail("kube-apiserver not ready after restart")
+
+    def signal_apiserver(self, sig):
+        """Send sig to kube-apiserver (SIGSTOP: it still accepts
+        connections but answers nothing until SIGCONT)."""
+        rows = self._pids()
+        os.kill(int([p for n, p in rows if n == "kube-apiserver"][0]), sig)
+
+    def restart_apiserver(self):
+        self.stop_apiserver()
+        time.sleep(1)
+        self.start_apiserver()
 
     def server(self):
         """The API server's URL, from the admin kubeconfig."""

@@ -183,8 +183,8 @@ def test_coredns_rbac_watches_nodes_only(plain):
 
 def test_detector_token_reads_its_secret(plain):
     sa = "system:serviceaccount:%s:ugallu-dns-detect" % NS
-    assert can_i(plain, sa, "get", "secret/ugallu-coredns-grpc-token", NS)
-    assert not can_i(plain, sa, "get", "secret/other", NS)
+    assert can_i(plain, sa, "watch", "secret/ugallu-coredns-grpc-token", NS)
+    assert not can_i(plain, sa, "watch", "secret/other", NS)
     assert can_i(plain, sa, "list", "configmaps", "ops")
     assert can_i(plain, sa, "watch", "endpointslices.discovery.k8s.io",
                  "kube-system")
@@ -223,9 +223,9 @@ def test_helm_rbac_matches_plain(charted):
             sorted(map(repr, rules(plain_docs, kind)))
     sa = "system:serviceaccount:dns-sec:det-ugallu-dns-detect"
     assert can_i(charted, sa, "create", "leases", "dns-sec")
-    assert can_i(charted, sa, "get", "secret/ugallu-coredns-grpc-token",
+    assert can_i(charted, sa, "watch", "secret/ugallu-coredns-grpc-token",
                  "dns-sec")
-    assert not can_i(charted, sa, "get", "secret/other", "dns-sec")
+    assert not can_i(charted, sa, "watch", "secret/other", "dns-sec")
     assert can_i(charted, sa, "watch", "configmaps", "ops")
     assert not can_i(charted, sa, "get", "configmaps", "kube-system")
     for ns in ("dns-sec", "kube-system"):
