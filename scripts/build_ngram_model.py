@@ -66,7 +66,8 @@ import urllib.parse
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-"
 START, END = "^", "$"
 V = len(ALPHABET) + 1  # symbols that can follow a context: ALPHABET and $
-WORDS = "/usr/share/dict/words"
+WORDS = ("/usr/share/dict/american-english",
+         "/usr/share/dict/british-english")
 PSL = "/usr/share/publicsuffix/public_suffix_list.dat"
 TOP_SITES = "scripts/accuracy/top-sites.txt"
 HELD_OUT = "scripts/accuracy/benign-heldout.txt"
@@ -78,6 +79,9 @@ PERCENTILE = 0.5
 POOL_MIN = 400
 MIN_LEN = 4
 MAX_LEN = 24            # the threshold of this length serves longer ones
+ORDER = 4               # symbols of the longest n-gram
+DISCOUNT = 0.75         # Kneser-Ney absolute discount
+CUTOFF = 2              # n-grams of ORDER seen fewer times are dropped
 # Headings of the public suffix list's private sections of dynamic-DNS
 # providers (the text before " : " in the heading comment).
 PROVIDER_SECTIONS = ("DuckDNS", "DynDNS.com", "Dynu.com", "dynv6",
@@ -207,11 +211,31 @@ def providers(text):
 
 
 def dictionary_words():
-    if not os.path.exists(WORDS):
-        sys.exit(WORDS + " missing (apt-get install wamerican)")
-    with open(WORDS, encoding="utf-8", errors="replace") as f:
-        words = {w.strip().lower() for w in f}
+    words = set()
+    for path in WORDS:
+        if not os.path.exists(path):
+            sys.exit(path + " missing (apt-get install wamerican wbritish)")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            words |= {w.strip().lower() for w in f}
     return {w: w + ".com" for w in words if re.fullmatch(r"[a-z]+", w)}
+
+
+def index_names(index):
+    """Package names and the words of maintainers' personal names (each
+    word, and the words run together) of the package index."""
+    fields = re.compile(r"(?i)(maintainer|uploaders|original-maintainer):")
+    names = set()
+    for line in index.splitlines():
+        if line.startswith("Package:"):
+            names.add(re.sub(r"[^a-z0-9-]", "-", line[8:].strip().lower()))
+        elif fields.match(line):
+            for who in re.findall(r"([^,<>:]+)<", line.split(":", 1)[1]):
+                words = [w for w in re.findall(r"[a-z]+", who.lower())
+                         if len(w) > 1]
+                if 0 < len(words) <= 4:
+                    names.update(words)
+                    names.add("".join(words))
+    return names
 
 
 def label_hash(label):
@@ -232,33 +256,106 @@ def split_sources(sources):
     return trained, held
 
 
+def inside(name, labels):
+    """The labels of MIN_LEN+ characters found in name."""
+    return {name[i:j] for i in range(len(name))
+            for j in range(i + MIN_LEN, len(name) + 1) if name[i:j] in labels}
+
+
+def extra_names(index, trained, held):
+    """Index names that are not labels already, without any name that
+    holds a held-out label; {name: training host labels inside it}."""
+    known = {label for _, label, _ in trained + held}
+    held_labels = {label for _, label, _ in held}
+    hosts = {label for source, label, _ in trained
+             if source in HOST_SOURCES}
+    return {n: inside(n, hosts) for n in sorted(index_names(index) - known)
+            if not inside(n, held_labels)}
+
+
 def symbol(c):
     return c if c in ALPHABET else "-"
 
 
-def trigrams(name):
-    s = START + START + "".join(symbol(c) for c in name) + END
-    return [s[i:i + 3] for i in range(len(s) - 2)]
+def grams(name):
+    """(context, symbol) of each prediction of name, padded with '^'."""
+    s = START * (ORDER - 1) + "".join(symbol(c) for c in name) + END
+    return [(s[i - ORDER + 1:i], s[i]) for i in range(ORDER - 1, len(s))]
+
+
+def kn_counts(names):
+    """Counts by n-gram for the Kneser-Ney model: the highest order and
+    n-grams that start at '^' count occurrences, the others count the
+    distinct symbols seen before them (continuation counts)."""
+    full = {}
+    for name in names:
+        for ctx, c in grams(name):
+            g = ctx + c
+            for k in range(1, ORDER + 1):
+                full[g[-k:]] = full.get(g[-k:], 0) + 1
+    counts = {g: n for g, n in full.items()
+              if len(g) == ORDER or g[0] == START}
+    for g in full:
+        if len(g) > 1 and g[1] != START:
+            counts[g[1:]] = counts.get(g[1:], 0) + 1
+    return counts, full
 
 
 def train(names):
-    counts = {}
-    for name in names:
-        for t in trigrams(name):
-            counts[t] = counts.get(t, 0) + 1
-    contexts = {}
-    for t, n in counts.items():
-        contexts[t[:2]] = contexts.get(t[:2], 0) + n
-    return counts, contexts
+    """The model: ({n-gram: ln P}, {context: ln backoff weight}).
+
+    Interpolated Kneser-Ney with one discount: P(c | h) = max(N(hc) - D,
+    0) / N(h.) + D T(h) / N(h.) P(c | h'), with h' the context h less its
+    first symbol, N the counts of kn_counts, T(h) the distinct symbols
+    seen after h, and P(c) interpolated with 1 / V at the bottom.  An
+    n-gram of the highest order seen fewer than CUTOFF times is dropped
+    (its probability is then backoff weight times lower order) and so
+    are contexts left with no n-gram."""
+    counts, full = kn_counts(names)
+    total, types = {}, {}
+    for g, n in counts.items():
+        total[g[:-1]] = total.get(g[:-1], 0) + n
+        types[g[:-1]] = types.get(g[:-1], 0) + 1
+    logp = {}
+    for g in sorted(counts, key=len):
+        if len(g) == ORDER and full[g] < CUTOFF and g[-1] != END:
+            continue
+        h = g[:-1]
+        lower = math.exp(logp[g[1:]]) if h else 1.0 / V
+        logp[g] = round(math.log(max(counts[g] - DISCOUNT, 0) / total[h] +
+                                 DISCOUNT * types[h] / total[h] * lower),
+                        3)
+    kept = {g[:-1] for g in logp}
+    backoff = {h: round(math.log(DISCOUNT * types[h] / total[h]), 3)
+               for h in kept if h}
+    return logp, backoff
 
 
-def score(name, counts, contexts):
-    ts = trigrams(name)
-    total = 0.0
-    for t in ts:
-        total += math.log((counts.get(t, 0) + 1) /
-                          (contexts.get(t[:2], 0) + V))
-    return total / len(ts)
+def lookup(logp, backoff, ctx, c):
+    """ln P(c | ctx): the longest n-gram of the model that ends the
+    context and c, times the backoff weights of the longer contexts
+    passed over; 1 / V when not even c is known."""
+    acc = 0.0
+    while True:
+        v = logp.get(ctx + c)
+        if v is not None:
+            return acc + v
+        if not ctx:
+            return acc + math.log(1.0 / V)
+        acc += backoff.get(ctx, 0.0)
+        ctx = ctx[1:]
+
+
+def score(name, model):
+    """Mean ln P over the len + 1 predictions of name."""
+    logp, backoff = model
+    ps = [lookup(logp, backoff, ctx, c) for ctx, c in grams(name)]
+    return sum(ps) / len(ps)
+
+
+def label_class(label):
+    """0 for a label of letters only, 1 for one with a digit or '-'."""
+    return 0 if re.fullmatch(r"[a-z]+", label) else 1
 
 
 def percentile(values, pct):
@@ -267,23 +364,24 @@ def percentile(values, pct):
     return values[k]
 
 
-def out_of_fold(trained):
+def out_of_fold(trained, extra):
     """{label: score} of each training host name by a model counted
-    without its fold."""
+    without its fold (nor the index names that hold a label of it)."""
     names = [label for _, label, _ in trained]
     hosts = [label for source, label, _ in trained
              if source in HOST_SOURCES]
     scores = {}
     for fold in range(FOLDS):
         mine = {h for h in hosts if label_hash(h) // 10 % FOLDS == fold}
-        counts, contexts = train(n for n in names if n not in mine)
+        model = train([n for n in names if n not in mine] +
+                      [n for n, held in extra.items() if not held & mine])
         for h in mine:
-            scores[h] = score(h, counts, contexts)
+            scores[h] = score(h, model)
     return scores
 
 
-def calibrate(scores):
-    """[(length, threshold, names pooled)] for MIN_LEN..MAX_LEN."""
+def calibrate_class(scores):
+    """[threshold] for MIN_LEN..MAX_LEN of one class of labels."""
     by_len = {}
     for label, s in scores.items():
         by_len.setdefault(min(len(label), MAX_LEN), []).append(s)
@@ -294,15 +392,23 @@ def calibrate(scores):
             width += 1
             pool += by_len.get(length - width, []) + \
                 by_len.get(length + width, [])
-        out.append((length, percentile(pool, PERCENTILE), len(pool)))
+        out.append(percentile(pool, PERCENTILE))
     return out
 
 
-def threshold_of(thresholds, length):
+def calibrate(scores):
+    """[(length, letters threshold, others threshold)]."""
+    per = [calibrate_class({k: v for k, v in scores.items()
+                            if label_class(k) == c}) for c in (0, 1)]
+    return [(MIN_LEN + i, per[0][i], per[1][i])
+            for i in range(MAX_LEN - MIN_LEN + 1)]
+
+
+def threshold_of(thresholds, name):
     best = None
-    for n, t, _ in thresholds:
-        if n <= length:
-            best = t
+    for n, letters, others in thresholds:
+        if n <= len(name):
+            best = (letters, others)[label_class(name)]
     return best
 
 
@@ -313,14 +419,19 @@ def random_labels(n, length, seed=1):
             for _ in range(n)]
 
 
-def write_model(path, counts, header, directives):
+def write_model(path, model, header, directives):
+    logp, backoff = model
     with open(path, "w", encoding="ascii") as f:
         for line in header:
             f.write("# " + line + "\n")
         for line in directives:
             f.write(line + "\n")
-        for t in sorted(counts):
-            f.write("%s %d\n" % (t, counts[t]))
+        for g in sorted(set(logp) | set(backoff)):
+            p = "%.3f" % logp[g] if g in logp else "x"
+            if g in backoff:
+                f.write("%s %s %.3f\n" % (g, p, backoff[g]))
+            else:
+                f.write("%s %s\n" % (g, p))
 
 
 def write_held_out(path, held):
@@ -334,19 +445,18 @@ def write_held_out(path, held):
             f.write("%s\t%s\n" % (source, domain))
 
 
-def flagged(names, thresholds, counts, contexts):
+def flagged(names, thresholds, model):
     hits = 0
     for n in names:
-        t = threshold_of(thresholds, len(n))
-        hits += t is not None and score(n, counts, contexts) <= t
+        t = threshold_of(thresholds, n)
+        hits += t is not None and score(n, model) <= t
     return hits
 
 
-def header_lines(sources, trained, held, thresholds, evaluation):
-    sizes = {name: len(labels) for name, labels in sources}
+def header_lines(sizes, trained, held, nextra, evaluation):
     ntrain_hosts = sum(1 for s, _, _ in trained if s in HOST_SOURCES)
     return [
-        "ugallu-dns-detect character trigram model (dga detector)",
+        "ugallu-dns-detect character %d-gram model (dga detector)" % ORDER,
         "built by scripts/build_ngram_model.py on %s"
         % datetime.date.today().isoformat(),
         "training names: registrable-domain labels of host names:",
@@ -354,24 +464,37 @@ def header_lines(sources, trained, held, thresholds, evaluation):
         % (sizes["top-sites"], sizes["homepage"]),
         "  %d Debian maintainer mail domains, %d from the public suffix"
         % (sizes["maintainer"], sizes["psl"]),
-        "  list (publicsuffix package); %d words of %s (wamerican)"
-        % (sizes["words"], WORDS),
+        "  list (publicsuffix package); %d words of %s"
+        % (sizes["words"], " and ".join(os.path.basename(w)
+                                        for w in WORDS)),
+        "  (/usr/share/dict, wamerican and wbritish); %d package names and"
+        % nextra,
+        "  words of maintainers' names of Debian's package index",
         "split by a hash of the label: 1 in %d host names and 1 in %d"
         % (TEST_HOSTS_EVERY, TEST_WORDS_EVERY),
         "  words held out as the test set (%s):" % HELD_OUT,
-        "  %d names trained (%d host names), %d held out"
+        "  %d labels trained (%d host names), %d held out; index names"
         % (len(trained), ntrain_hosts, len(held)),
-        "format: one 'abc N' line per seen trigram (N = count); '^' pads"
-        " the",
-        "  start, '$' ends a name, other characters map to '-';",
-        "  log P(c|ab) = ln((N(abc) + 1) / (N(ab) + V)), V = %d;" % V,
+        "  holding a held-out label are not used",
+        "format: 'GRAM LOGP [BACKOFF]': GRAM is 1 to %d symbols, the last"
+        % ORDER,
+        "  predicted after the others; '^' pads the start (%d of them),"
+        % (ORDER - 1),
+        "  '$' ends a name, other characters than a-z 0-9 - map to '-';",
+        "  LOGP = ln P(last | others) ('x': GRAM is only a context),",
+        "  BACKOFF = ln of the weight of GRAM as a context;",
+        "  interpolated Kneser-Ney, discount %.2f, %d-grams seen fewer"
+        % (DISCOUNT, ORDER),
+        "  than %d times dropped; ln P(c | h) is LOGP of the longest"
+        % CUTOFF,
+        "  listed h'c (h' a suffix of h) plus BACKOFF of the longer",
+        "  suffixes of h passed over; ln(1/%d) when c is not listed" % V,
         "  score = mean ln P over the len + 1 predictions of a label",
-        "'threshold LEN X': labels of LEN or more characters (up to the"
-        " next",
-        "  line) fire at or below X; X is the %.1fth percentile of the"
-        % PERCENTILE,
-        "  %d-fold out-of-fold scores of training host names of that"
-        % FOLDS,
+        "'threshold LEN X Y': labels of LEN or more characters (up to the",
+        "  next line) fire at or below X (letters only) or Y (with a digit",
+        "  or '-'); each is the %.1fth percentile of the %d-fold" %
+        (PERCENTILE, FOLDS),
+        "  out-of-fold scores of training host names of that class and",
         "  length (pooled with neighbours to %d+ names); none below %d"
         % (POOL_MIN, MIN_LEN),
         "'provider NAME': dynamic-DNS / free-subdomain provider whose",
@@ -393,30 +516,31 @@ def main():
                ("psl", psl_labels(psl_file, psl)),
                ("words", dictionary_words())]
     trained, held = split_sources(sources)
-    thresholds = calibrate(out_of_fold(trained))
-    counts, contexts = train(label for _, label, _ in trained)
+    extra = extra_names(index, trained, held)
+    thresholds = calibrate(out_of_fold(trained, extra))
+    model = train([label for _, label, _ in trained] + sorted(extra))
 
     test_hosts = [n for s, n, _ in held if s in HOST_SOURCES]
     test_words = [n for s, n, _ in held if s == "words"]
     rnd = random_labels(2000, 12)
     evaluation = [
         "evaluation (test set, not used above): host names flagged"
-        " %d of %d;" % (flagged(test_hosts, thresholds, counts, contexts),
+        " %d of %d;" % (flagged(test_hosts, thresholds, model),
                         len(test_hosts)),
         "  words flagged %d of %d; random [a-z0-9]{12} flagged %.1f%%"
-        % (flagged(test_words, thresholds, counts, contexts),
-           len(test_words),
-           100.0 * flagged(rnd, thresholds, counts, contexts) / len(rnd)),
+        % (flagged(test_words, thresholds, model), len(test_words),
+           100.0 * flagged(rnd, thresholds, model) / len(rnd)),
     ]
-    header = header_lines(sources, trained, held, thresholds, evaluation)
-    directives = ["symbols %d" % V]
-    directives += ["threshold %d %.4f" % (n, t) for n, t, _ in thresholds]
+    sizes = {name: len(labels) for name, labels in sources}
+    header = header_lines(sizes, trained, held, len(extra), evaluation)
+    directives = ["order %d" % ORDER]
+    directives += ["threshold %d %.4f %.4f" % t for t in thresholds]
     directives += ["provider %s" % p for p in providers(psl_file)]
-    write_model(out, counts, header, directives)
+    write_model(out, model, header, directives)
     write_held_out(held_path, held)
     for line in header + directives:
         print(line)
-    print("%d trigrams written to %s" % (len(counts), out))
+    print("%d n-grams written to %s" % (len(model[0]), out))
 
 
 if __name__ == "__main__":
