@@ -75,7 +75,9 @@ HOST_SOURCES = ("top-sites", "homepage", "maintainer", "psl")
 TEST_HOSTS_EVERY = 5    # one host-name label in 5 is test
 TEST_WORDS_EVERY = 10   # one word in 10 is test
 FOLDS = 5
-PERCENTILE = 0.5
+TARGET_RATE = 0.005     # of host names flagged at the settings below
+REC_MIN_LEN = 6         # the recommended minLength and minEntropy
+REC_MIN_ENTROPY = 2.5
 POOL_MIN = 400
 MIN_LEN = 4
 MAX_LEN = 24            # the threshold of this length serves longer ones
@@ -358,10 +360,18 @@ def label_class(label):
     return 0 if re.fullmatch(r"[a-z]+", label) else 1
 
 
-def percentile(values, pct):
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, int(len(values) * pct / 100.0)))
-    return values[k]
+def entropy(label):
+    """The detector's Chao-Shen entropy estimate of label, in bits."""
+    n, counts = len(label), {}
+    for c in label:
+        counts[symbol(c)] = counts.get(symbol(c), 0) + 1
+    single = sum(1 for k in counts.values() if k == 1)
+    cover = 1.0 - (single if single < n else n - 1) / n
+    h = 0.0
+    for k in counts.values():
+        p = cover * k / n
+        h -= p * math.log2(p) / (1.0 - (1.0 - p) ** n)
+    return h
 
 
 def out_of_fold(trained, extra):
@@ -380,28 +390,50 @@ def out_of_fold(trained, extra):
     return scores
 
 
-def calibrate_class(scores):
-    """[threshold] for MIN_LEN..MAX_LEN of one class of labels."""
-    by_len = {}
-    for label, s in scores.items():
-        by_len.setdefault(min(len(label), MAX_LEN), []).append(s)
-    out = []
-    for length in range(MIN_LEN, MAX_LEN + 1):
-        pool, width = list(by_len.get(length, [])), 0
-        while len(pool) < POOL_MIN and width < MAX_LEN:
-            width += 1
-            pool += by_len.get(length - width, []) + \
-                by_len.get(length + width, [])
-        out.append(percentile(pool, PERCENTILE))
+def pooled(by_len, length):
+    """Scores of labels of length, with those of the nearest lengths until
+    there are POOL_MIN."""
+    pool, width = list(by_len.get(length, [])), 0
+    while len(pool) < POOL_MIN and width < MAX_LEN:
+        width += 1
+        pool += by_len.get(length - width, []) + \
+            by_len.get(length + width, [])
+    return pool
+
+
+def spread(scores):
+    """{(class, length): (mean, standard deviation)} of scores, pooled."""
+    out = {}
+    for c in (0, 1):
+        by_len = {}
+        for label, s in scores.items():
+            if label_class(label) == c:
+                by_len.setdefault(min(len(label), MAX_LEN), []).append(s)
+        for length in range(MIN_LEN, MAX_LEN + 1):
+            pool = pooled(by_len, length)
+            mean = sum(pool) / len(pool)
+            sd = math.sqrt(sum((x - mean) ** 2 for x in pool) / len(pool))
+            out[c, length] = (mean, sd)
     return out
 
 
 def calibrate(scores):
-    """[(length, letters threshold, others threshold)]."""
-    per = [calibrate_class({k: v for k, v in scores.items()
-                            if label_class(k) == c}) for c in (0, 1)]
-    return [(MIN_LEN + i, per[0][i], per[1][i])
-            for i in range(MAX_LEN - MIN_LEN + 1)]
+    """[(length, letters threshold, others threshold)] for MIN_LEN to
+    MAX_LEN: mean + Z * sd of the scores of that class and length, with Z
+    such that TARGET_RATE of the host names of scores fire at
+    minLength REC_MIN_LEN and minEntropy REC_MIN_ENTROPY."""
+    par = spread(scores)
+
+    def z(label, s):
+        mean, sd = par[label_class(label), min(len(label), MAX_LEN)]
+        return (s - mean) / sd
+
+    judged = sorted(z(label, s) for label, s in scores.items()
+                    if len(label) >= REC_MIN_LEN and
+                    entropy(label) >= REC_MIN_ENTROPY)
+    zt = judged[int(len(scores) * TARGET_RATE)]
+    return [(n,) + tuple(par[c, n][0] + zt * par[c, n][1] for c in (0, 1))
+            for n in range(MIN_LEN, MAX_LEN + 1)]
 
 
 def threshold_of(thresholds, name):
@@ -492,11 +524,13 @@ def header_lines(sizes, trained, held, nextra, evaluation):
         "  score = mean ln P over the len + 1 predictions of a label",
         "'threshold LEN X Y': labels of LEN or more characters (up to the",
         "  next line) fire at or below X (letters only) or Y (with a digit",
-        "  or '-'); each is the %.1fth percentile of the %d-fold" %
-        (PERCENTILE, FOLDS),
-        "  out-of-fold scores of training host names of that class and",
-        "  length (pooled with neighbours to %d+ names); none below %d"
-        % (POOL_MIN, MIN_LEN),
+        "  or '-'): mean + z sd of the %d-fold out-of-fold scores of" % FOLDS,
+        "  training host names of that class and length (pooled with",
+        "  neighbours to %d+ names), one z for all such that %.1f%% of"
+        % (POOL_MIN, 100 * TARGET_RATE),
+        "  those host names fire at minLength %d, minEntropy %.1f; none"
+        % (REC_MIN_LEN, REC_MIN_ENTROPY),
+        "  below %d" % MIN_LEN,
         "'provider NAME': dynamic-DNS / free-subdomain provider whose",
         "  customers' labels are judged (public suffix list sections",
         "  %s; and %s)" % (", ".join(PROVIDER_SECTIONS[:4]) + ", ...",
@@ -533,7 +567,7 @@ def main():
     ]
     sizes = {name: len(labels) for name, labels in sources}
     header = header_lines(sizes, trained, held, len(extra), evaluation)
-    directives = ["order %d" % ORDER]
+    directives = ["ngram-order %d" % ORDER]
     directives += ["threshold %d %.4f %.4f" % t for t in thresholds]
     directives += ["provider %s" % p for p in providers(psl_file)]
     write_model(out, model, header, directives)

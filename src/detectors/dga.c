@@ -253,7 +253,8 @@ dga_gram_line(struct dga_load *ld, const char *key, size_t klen,
     return dga_list_add(ld, &e);
 }
 
-/* "order N": the longest n-gram, once, before the n-grams. */
+/* "ngram-order N": the longest n-gram, once, before the n-grams (a
+ * name no n-gram can have). */
 static int
 dga_order_line(struct dga_load *ld, const char *args)
 {
@@ -332,7 +333,7 @@ dga_model_line(struct dga_load *ld, const char *line)
     }
     memcpy(key, line, klen);
     key[klen] = '\0';
-    if (strcmp(key, "order") == 0) {
+    if (strcmp(key, "ngram-order") == 0) {
         return dga_order_line(ld, line + klen);
     }
     if (strcmp(key, "threshold") == 0) {
@@ -364,8 +365,8 @@ dga_model_read(struct dga_load *ld, FILE *fp, char *err, size_t errlen)
         return rc;
     }
     if (ld->g->order == 0 || !ld->have_threshold || ld->n == 0) {
-        snprintf(err, errlen, "dga: %s: no 'order' line, 'threshold' line "
-                 "or n-gram", ld->path);
+        snprintf(err, errlen, "dga: %s: no 'ngram-order' line, "
+                 "'threshold' line or n-gram", ld->path);
         return -EINVAL;
     }
     return 0;

@@ -677,7 +677,7 @@ test_dga_model_file(void **state)
     base_config(&c);
     c.dga.min_length = 1;
     c.dga.min_entropy = 0;
-    dga_model_dir(dir, "# test\norder 2\nthreshold 8 -1 -1\n"
+    dga_model_dir(dir, "# test\nngram-order 2\nthreshold 8 -1 -1\n"
                        "threshold 10 -100 -100\nprovider ex.example\n"
                        "^ x -0.25\na -1 -0.5\nab -0.125\n");
     d = dga_create(&c, err, sizeof(err));
@@ -698,7 +698,8 @@ test_dga_model_file(void **state)
     dga_model_dir_remove(dir);
 }
 
-/* Labels with a digit or '-' have thresholds of their own. */
+/* Labels with a digit or '-' have thresholds of their own.  An n-gram
+ * may spell a word ("order") without being taken for a directive. */
 static void
 test_dga_model_classes(void **state)
 {
@@ -712,7 +713,8 @@ test_dga_model_classes(void **state)
     base_config(&c);
     c.dga.min_length = 1;
     c.dga.min_entropy = 0;
-    dga_model_dir(dir, "order 3\nthreshold 2 -1 -100\na -1\n");
+    dga_model_dir(dir, "ngram-order 5\nthreshold 2 -1 -100\na -1\n"
+                       "order -0.5\n");
     d = dga_create(&c, err, sizeof(err));
     assert_non_null(d);
     assert_int_equal(run_name(d, "qq.com", 1, &s), 1);
@@ -732,22 +734,24 @@ static void
 test_dga_model_errors(void **state)
 {
     static const char *const bad[][2] = {
-        {"order 2\nthreshold 64 -1 -1\n", ":2: bad model line"},
-        {"order 2\nthreshold 8 -1\n", ":2: bad model line"},
-        {"order 2\nthreshold 8 -1 -1\nprovider a b\n", ":3: bad model line"},
+        {"ngram-order 2\nthreshold 64 -1 -1\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1 -1\nprovider a b\n",
+         ":3: bad model line"},
         {"threshold 8 -1 -1\nab -1\n", ":2: bad model line"},
-        {"order 2\norder 2\n", ":2: bad model line"},
-        {"order 6\n", ":1: bad model line"},
-        {"order 2\nabc -1\n", ":2: bad model line"},
-        {"order 3\na$b -1\n", ":2: bad model line"},
-        {"order 3\na^b -1\n", ":2: bad model line"},
-        {"order 2\nab 0.5\n", ":2: bad model line"},
-        {"order 2\nab -1 -2 -3\n", ":2: bad model line"},
-        {"order 2\nab -1x\n", ":2: bad model line"},
-        {"order 2\nab\n", ":2: bad model line"},
-        {"order 2\nthreshold 8 -1 -1\nab -1\nab -2\n", "listed twice"},
-        {"threshold 8 -1 -1\n", "no 'order' line"},
-        {"order 2\nab -1\n", "no 'order' line"},
+        {"ngram-order 2\nngram-order 2\n", ":2: bad model line"},
+        {"ngram-order 6\n", ":1: bad model line"},
+        {"ngram-order 2\nabc -1\n", ":2: bad model line"},
+        {"ngram-order 3\na$b -1\n", ":2: bad model line"},
+        {"ngram-order 3\na^b -1\n", ":2: bad model line"},
+        {"ngram-order 2\nab 0.5\n", ":2: bad model line"},
+        {"ngram-order 2\nab -1 -2 -3\n", ":2: bad model line"},
+        {"ngram-order 2\nab -1x\n", ":2: bad model line"},
+        {"ngram-order 2\nab\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1 -1\nab -1\nab -2\n",
+         "listed twice"},
+        {"threshold 8 -1 -1\n", "no 'ngram-order' line"},
+        {"ngram-order 2\nab -1\n", "no 'ngram-order' line"},
     };
     struct config c;
     char err[256] = "", dir[64];
