@@ -102,6 +102,7 @@ def psl_open():
     lib.psl_latest.restype = ctypes.c_void_p
     lib.psl_latest.argtypes = [ctypes.c_char_p]
     lib.psl_builtin.restype = ctypes.c_void_p
+    lib.psl_builtin.argtypes = []
     lib.psl_registrable_domain.restype = ctypes.c_char_p
     lib.psl_registrable_domain.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.psl_is_public_suffix2.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
@@ -417,11 +418,27 @@ def spread(scores):
     return out
 
 
-def calibrate(scores):
+def platform_labels(trained, psl, provider_names):
+    """Training host labels the detector does not judge: those under a
+    suffix of the private section of the public suffix list (such as
+    github.io) that is not a listed provider."""
+    lib, _ = psl
+    out = set()
+    for source, label, domain in trained:
+        suffix = domain.split(".", 1)[1] if "." in domain else ""
+        if source in HOST_SOURCES and suffix not in provider_names and \
+                not lib.psl_is_public_suffix2(lib.psl_builtin(),
+                                              suffix.encode(), 1):
+            out.add(label)
+    return out
+
+
+def calibrate(scores, skipped):
     """[(length, letters threshold, others threshold)] for MIN_LEN to
     MAX_LEN: mean + Z * sd of the scores of that class and length, with Z
     such that TARGET_RATE of the host names of scores fire at
-    minLength REC_MIN_LEN and minEntropy REC_MIN_ENTROPY."""
+    minLength REC_MIN_LEN and minEntropy REC_MIN_ENTROPY (the skipped
+    ones never fire)."""
     par = spread(scores)
 
     def z(label, s):
@@ -429,7 +446,7 @@ def calibrate(scores):
         return (s - mean) / sd
 
     judged = sorted(z(label, s) for label, s in scores.items()
-                    if len(label) >= REC_MIN_LEN and
+                    if label not in skipped and len(label) >= REC_MIN_LEN and
                     entropy(label) >= REC_MIN_ENTROPY)
     zt = judged[int(len(scores) * TARGET_RATE)]
     return [(n,) + tuple(par[c, n][0] + zt * par[c, n][1] for c in (0, 1))
@@ -551,7 +568,8 @@ def main():
                ("words", dictionary_words())]
     trained, held = split_sources(sources)
     extra = extra_names(index, trained, held)
-    thresholds = calibrate(out_of_fold(trained, extra))
+    skipped = platform_labels(trained, psl, set(providers(psl_file)))
+    thresholds = calibrate(out_of_fold(trained, extra), skipped)
     model = train([label for _, label, _ in trained] + sorted(extra))
 
     test_hosts = [n for s, n, _ in held if s in HOST_SOURCES]
