@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build data/ngram-model.txt, the character trigram model of the dga
+"""Build data/ngram-model.txt, the character 4-gram model of the dga
 detector, from real benign names.
 
 Training names, all lowercase: the first label of the registrable domain
@@ -15,30 +15,48 @@ sources of real host names, and dictionary words:
     Debian's publicsuffix package (the label left of their ICANN suffix:
     "cloudfront" of cloudfront.net) and the host names of the URLs and
     mail addresses in its comments (the submitters' organisations);
-  - words: the words of /usr/share/dict/words (Debian package wamerican)
-    made of the letters a-z only.
+  - words: the words of /usr/share/dict/american-english and
+    british-english (Debian packages wamerican and wbritish) made of the
+    letters a-z only.
 A label found in several sources belongs to the first one above.
 
 Split, by a hash of the label so a name keeps its side when sources
 change: a fifth of the host-name labels and a tenth of the words are the
 test set, never counted, written with their source and a domain to
 scripts/accuracy/benign-heldout.txt for scripts/accuracy/dga_accuracy.py.
-The rest is the training set.  The model counts the character trigrams
-of the training names, each framed as "^^name$"; only counts are written.
-The daemon derives log P(c | ab) = log((count(abc) + 1) / (count(ab) + V))
-(add-one smoothing over the V symbols that can follow a context).  A
-label's score is the mean of that log-probability over its len + 1
-predictions.
+The rest is the training set, to which are added the index names: the
+package names of the same index and the words of its maintainers' names
+(each word, and the words run together: "kovidgoyal"), except those that
+are a label already and those holding a held-out label of MIN_LEN or
+more characters, so that no test name is learnt through them.
 
-Thresholds, one per label length, are calibrated on the training side
-only, by 5-fold cross-validation: the training host names are cut in
-five folds, each scored by a model counted without it, and for each
-length the threshold is the 0.5th percentile of those out-of-fold scores
-of host names of that length (lengths with fewer than POOL_MIN names
-pool their neighbours until they have that many).  Words are counted but
-not used for calibration: host names are what the detector sees and they
-score worse than words.  Lengths under MIN_LEN get no threshold (the
-detector never fires on them).  The test set plays no part.
+The model is an interpolated Kneser-Ney model of ORDER symbols: each
+name is framed as "^^^name$", the highest order counts occurrences, the
+lower orders count the distinct symbols seen before (continuation
+counts), and P(c | h) = max(N(hc) - D, 0) / N(h.) + D T(h) / N(h.)
+P(c | h') down to 1 / V.  The file lists ln P of every n-gram kept and
+ln of the weight D T(h) / N(h.) of every context, so that the daemon
+finds ln P(c | h) as the longest listed n-gram ending h c plus the
+weights of the longer contexts passed over.  4-grams seen once are
+dropped (they would make the file a third larger).  A label's score is the mean ln P over its
+len + 1 predictions.  Values are rounded to 3 decimals before anything
+uses them, so this script and the daemon score alike.
+
+Thresholds are calibrated on the training side only, by 5-fold
+cross-validation: the training host names are cut in five folds, each
+scored by a model built without it (nor the index names holding a label
+of it).  For each class of label (letters only; with a digit or '-') and
+each length, the mean and standard deviation of those out-of-fold
+scores (lengths with fewer than POOL_MIN names pool their neighbours)
+give the threshold mean + z sd, with one z for all, the one at which
+TARGET_RATE of the training host names fire at the recommended
+settings (minLength REC_MIN_LEN, minEntropy REC_MIN_ENTROPY, the
+detector's entropy estimate; names under a platform suffix, which the
+detector does not judge, never fire).  Words are counted but not used
+for calibration: host names are what the detector sees and they score
+worse than words.  Lengths under MIN_LEN get no threshold (the detector
+never fires on them).  The test set plays no part, and no generated
+DGA name plays any part in the model or its thresholds.
 
 The model file also lists, as "provider" lines, the dynamic-DNS and
 free-subdomain providers whose customers' labels the detector judges:

@@ -3,25 +3,34 @@
  *
  * The label judged is the first label of the registrable domain
  * ("xjw3k9q2l0ab" of "cdn.xjw3k9q2l0ab.com").  It fires when that label
- * is at least minLength long, its Shannon entropy is at least minEntropy,
- * and its mean character-trigram log-probability under the model built
- * by scripts/build_ngram_model.py is at or below the threshold for its
- * length shipped in the model (or maxNgramScore, for every length, when
- * the config sets one).  The model calibrates one threshold per label
- * length on benign names it was not trained on, so that about 1 in 200
- * real host names of each length falls at or below it: a short label
- * needs a far lower score than a long one.  minLength and minEntropy stay
- * hard floors; with a low minLength the per-length score does the work.
- * Labels shorter than the shortest length the model has a threshold for
- * never fire.
+ * is at least minLength long, its entropy is at least minEntropy, and its
+ * mean character log-probability under the model built by
+ * scripts/build_ngram_model.py is at or below the threshold the model
+ * ships for its class (letters only; with a digit or '-') and length (or
+ * maxNgramScore, for every class and length, when the config sets one).
  *
- * Known shortcoming: random labels of fewer than about 9 letters are
- * mostly missed (conficker, locky and pykspa's short names), because
- * about 1 in 200 real short host names (acronyms, "dhcpy6d") score as
- * badly as they do; pronounceable ones (simda) and names glued from
- * dictionary words (suppobox, matsnu) are missed at any length.  The
- * add-one smoothing also caps the surprise of a letter after an unseen
- * context at ln(1/38), so "qzxkvj" scores no worse than many real names.
+ * The model is an interpolated Kneser-Ney 4-gram model of real benign
+ * names (host names, words, Debian package and maintainers' names): the
+ * file lists ln P of each n-gram kept and the ln back-off weight of each
+ * context, and ln P(d | abc) is that of the longest listed n-gram of
+ * abcd, bcd, cd and d, plus the weights of the longer contexts passed
+ * over; a symbol not listed at all costs ln(1/38).  The n-grams sit in an
+ * open-addressing table built at load; scoring a label makes at most two
+ * lookups per order per character and allocates nothing.
+ *
+ * The thresholds are mean + z sd of the scores of real host names of
+ * that class and length the model was not trained on, with one z for
+ * all lengths chosen so that 1 in 200 of them fires at minLength 6 and
+ * minEntropy 2.5: a short label needs a far lower score than a long one.
+ * minLength and minEntropy stay hard floors.  Labels shorter than the
+ * shortest length the model has a threshold for never fire.
+ *
+ * Known shortcoming: at 1 in 200 real host names flagged, random labels
+ * of fewer than about 9 letters are often missed (half of conficker's
+ * 4-9 letter names at minLength 6), as are about 40 % of pronounceable
+ * ones (simda), because that many real short names (acronyms,
+ * "dhcpy6d", people's names run together) score as badly; names glued
+ * from dictionary words (suppobox, matsnu) are missed at any length.
  *
  * The entropy is that of the alphabet the label was drawn from, estimated
  * from the label with the Chao-Shen coverage correction (Chao and Shen,
@@ -534,6 +543,11 @@ dga_score(const struct dga *g, const char *s, size_t n)
     return sum / (double)(n + 1);
 }
 
+/* Label classes, by dga_class, as signals and explain name them. */
+static const char *const dga_class_name[DGA_CLASSES] = {
+    "letters", "digit-or-hyphen",
+};
+
 /* 0 for a label of letters only, 1 for one with a digit or '-'. */
 static int
 dga_class(const char *s, size_t n)
@@ -631,6 +645,7 @@ dga_judge(const struct dga *g, const char *qname, int full,
     }
     dga_below_provider(g, qname, v);
     v->len = strcspn(v->registrable, ".");
+    v->klass = dga_class(v->registrable, v->len);
     if (strncmp(v->registrable, "xn--", 4) == 0) {
         v->skipped = "punycode label";
         return;
@@ -643,7 +658,6 @@ dga_judge(const struct dga *g, const char *qname, int full,
         return;
     }
     v->score = dga_score(g, v->registrable, v->len);
-    v->klass = dga_class(v->registrable, v->len);
     v->max_score = dga_max_score(g, v->klass, v->len);
     v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
               v->score <= v->max_score;
@@ -679,6 +693,7 @@ dga_check(struct detector *d, const struct event *ev,
     finding_signal(&f, "min_entropy", "%.3f", g->min_entropy);
     finding_signal(&f, "ngram_score", "%.3f", v.score);
     finding_signal(&f, "max_ngram_score", "%.3f", v.max_score);
+    finding_signal(&f, "label_class", "%s", dga_class_name[v.klass]);
     if (v.provider) {
         finding_signal(&f, "provider", "%s", v.registrable + v.len + 1);
     }
@@ -710,6 +725,9 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
                                                          v.len)
                                       : 0.0));
     json_object_set_new(o, "ngram_score", json_real(v.score));
+    json_object_set_new(o, "label_class",
+                        judged ? json_string(dga_class_name[v.klass])
+                               : json_null());
     json_object_set_new(o, "min_length", json_integer(g->min_length));
     json_object_set_new(o, "min_entropy", json_real(g->min_entropy));
     json_object_set_new(o, "max_ngram_score",

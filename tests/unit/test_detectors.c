@@ -719,11 +719,14 @@ test_dga_model_classes(void **state)
     assert_non_null(d);
     assert_int_equal(run_name(d, "qq.com", 1, &s), 1);
     assert_string_equal(finding_get(&s.f[0], "max_ngram_score"), "-1.000");
+    assert_string_equal(finding_get(&s.f[0], "label_class"), "letters");
     assert_int_equal(run_name(d, "q1.com", 1, &s), 0);
     assert_int_equal(run_name(d, "q-q.com", 1, &s), 0);
     v = explain_one(d, "q1.com", "dga");
     assert_true(json_real_value(json_object_get(v, "max_ngram_score")) ==
                 -100.0);
+    assert_string_equal(json_string_value(json_object_get(v, "label_class")),
+                        "digit-or-hyphen");
     json_decref(v);
     d->free(d);
     dga_model_dir_remove(dir);
