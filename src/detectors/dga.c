@@ -3,25 +3,34 @@
  *
  * The label judged is the first label of the registrable domain
  * ("xjw3k9q2l0ab" of "cdn.xjw3k9q2l0ab.com").  It fires when that label
- * is at least minLength long, its Shannon entropy is at least minEntropy,
- * and its mean character-trigram log-probability under the model built
- * by scripts/build_ngram_model.py is at or below the threshold for its
- * length shipped in the model (or maxNgramScore, for every length, when
- * the config sets one).  The model calibrates one threshold per label
- * length on benign names it was not trained on, so that about 1 in 200
- * real host names of each length falls at or below it: a short label
- * needs a far lower score than a long one.  minLength and minEntropy stay
- * hard floors; with a low minLength the per-length score does the work.
- * Labels shorter than the shortest length the model has a threshold for
- * never fire.
+ * is at least minLength long, its entropy is at least minEntropy, and its
+ * mean character log-probability under the model built by
+ * scripts/build_ngram_model.py is at or below the threshold the model
+ * ships for its class (letters only; with a digit or '-') and length (or
+ * maxNgramScore, for every class and length, when the config sets one).
  *
- * Known shortcoming: random labels of fewer than about 9 letters are
- * mostly missed (conficker, locky and pykspa's short names), because
- * about 1 in 200 real short host names (acronyms, "dhcpy6d") score as
- * badly as they do; pronounceable ones (simda) and names glued from
- * dictionary words (suppobox, matsnu) are missed at any length.  The
- * add-one smoothing also caps the surprise of a letter after an unseen
- * context at ln(1/38), so "qzxkvj" scores no worse than many real names.
+ * The model is an interpolated Kneser-Ney 4-gram model of real benign
+ * names (host names, words, Debian package and maintainers' names): the
+ * file lists ln P of each n-gram kept and the ln back-off weight of each
+ * context, and ln P(d | abc) is that of the longest listed n-gram of
+ * abcd, bcd, cd and d, plus the weights of the longer contexts passed
+ * over; a symbol not listed at all costs ln(1/38).  The n-grams sit in an
+ * open-addressing table built at load; scoring a label makes at most two
+ * lookups per order per character and allocates nothing.
+ *
+ * The thresholds are mean + z sd of the scores of real host names of
+ * that class and length the model was not trained on, with one z for
+ * all lengths chosen so that 1 in 200 of them fires at minLength 6 and
+ * minEntropy 2.5: a short label needs a far lower score than a long one.
+ * minLength and minEntropy stay hard floors.  Labels shorter than the
+ * shortest length the model has a threshold for never fire.
+ *
+ * Known shortcoming: at 1 in 200 real host names flagged, random labels
+ * of fewer than about 9 letters are often missed (half of conficker's
+ * 4-9 letter names at minLength 6), as are about 40 % of pronounceable
+ * ones (simda), because that many real short names (acronyms,
+ * "dhcpy6d", people's names run together) score as badly; names glued
+ * from dictionary words (suppobox, matsnu) are missed at any length.
  *
  * The entropy is that of the alphabet the label was drawn from, estimated
  * from the label with the Chao-Shen coverage correction (Chao and Shen,
@@ -65,19 +74,30 @@
 #define DGA_START 38   /* '^': before the name */
 #define DGA_SYMS 39    /* alphabet, '$' and '^' */
 #define DGA_NEXT 38    /* symbols that can follow a context: V */
-#define DGA_CELLS (DGA_SYMS * DGA_SYMS * DGA_SYMS)
+#define DGA_ORDER_MAX 5         /* longest n-gram of a model */
+#define DGA_GRAMS_MAX (1u << 20)
 #define DGA_LENGTHS 64          /* thresholds for label lengths 0-63 */
+#define DGA_CLASSES 2           /* letters only; with a digit or '-' */
 #define DGA_PROVIDERS_MAX 1024
 #define DGA_PROVIDER_LEN 64     /* longest provider name, with its NUL */
+
+/* One n-gram of the model, in an open-addressing table. */
+struct dga_gram {
+    uint32_t key;       /* dga_key of its symbols; 0 for an empty slot */
+    float logp;         /* ln P(last | the others); NAN: context only */
+    float backoff;      /* ln of its weight as a context; 0 if none */
+};
 
 struct dga {
     struct detector base;
     unsigned min_length;
     double min_entropy;
-    /* Fire at or below this mean log-probability, by label length
-     * (longer labels use the last); -INFINITY never fires. */
-    double max_score[DGA_LENGTHS];
-    float *logp;        /* ln P(c | ab) at [(a * 39 + b) * 39 + c] */
+    /* Fire at or below this mean log-probability, by label class and
+     * length (longer labels use the last); -INFINITY never fires. */
+    double max_score[DGA_CLASSES][DGA_LENGTHS];
+    unsigned order;          /* symbols of the longest n-gram, 2-5 */
+    struct dga_gram *grams;  /* mask + 1 slots, owned */
+    uint32_t mask;
     size_t nproviders;  /* sorted provider names, for bsearch */
     char providers[DGA_PROVIDERS_MAX][DGA_PROVIDER_LEN];
 };
@@ -87,9 +107,10 @@ struct dga_verdict {
     const char *registrable;  /* into the name, or NULL */
     size_t len;               /* length of its first label */
     int provider;             /* the label is a provider's customer's */
+    int klass;                /* 0 letters only, 1 with a digit or '-' */
     double entropy;
     double score;
-    double max_score;         /* the threshold for that length */
+    double max_score;         /* the threshold for that class and length */
     const char *skipped;      /* why it was not judged, or NULL */
     int fire;
 };
@@ -98,11 +119,12 @@ struct dga_verdict {
 struct dga_load {
     const char *path;
     size_t line;
-    uint32_t *counts;   /* trigram counts, DGA_CELLS */
-    struct dga *g;      /* providers are added to it */
-    int have_symbols;
+    struct dga *g;          /* order and providers are set in it */
+    struct dga_gram *list;  /* n-grams read, before the table is built */
+    size_t n, cap;
     int have_threshold;
-    double threshold[DGA_LENGTHS];  /* NAN where no line set it */
+    /* NAN where no line set it */
+    double threshold[DGA_CLASSES][DGA_LENGTHS];
 };
 
 /* Index of a label character: a-z, 0-9, and '-' for anything else. */
@@ -118,48 +140,170 @@ dga_symbol(char c)
     return 36;
 }
 
-/* Index of a symbol of the model file, where '^' and '$' also appear. */
-static size_t
-dga_file_symbol(char c)
+/* Key of the n symbols s: each symbol + 1 in 6 bits, first lowest. */
+static uint32_t
+dga_key(const uint8_t *s, size_t n)
 {
-    return c == '$' ? DGA_END : c == '^' ? DGA_START : dga_symbol(c);
+    uint32_t key = 0;
+
+    for (size_t i = n; i-- > 0;) {
+        key = key << 6 | (uint32_t)(s[i] + 1);
+    }
+    return key;
 }
 
-/* A trigram of the file: "abc" with a, b context and c predicted. */
-static int
-dga_trigram(const char *t, size_t *cell)
+/* The slot of key: its n-gram, or the empty slot where it would go. */
+static struct dga_gram *
+dga_slot(struct dga_gram *table, uint32_t mask, uint32_t key)
 {
-    size_t s[3];
+    uint32_t i = (key * 2654435761u) >> 7 & mask;
 
-    for (int i = 0; i < 3; i++) {
-        if (t[i] == '\0' || strchr(DGA_ALPHABET "^$", t[i]) == NULL) {
-            return -1;
-        }
-        s[i] = dga_file_symbol(t[i]);
+    while (table[i].key != 0 && table[i].key != key) {
+        i = (i + 1) & mask;
     }
-    if (s[0] == DGA_END || s[1] == DGA_END || s[2] == DGA_START) {
+    return &table[i];
+}
+
+/* The n-gram of key, or NULL. */
+static const struct dga_gram *
+dga_find(const struct dga *g, uint32_t key)
+{
+    const struct dga_gram *e = dga_slot(g->grams, g->mask, key);
+
+    return e->key != 0 ? e : NULL;
+}
+
+/*
+ * Symbols of a gram of the file into s: '^' only as leading padding (a
+ * context may be padding alone), '$' only last, at most order symbols.
+ * Returns their number, or 0.
+ */
+static size_t
+dga_gram_symbols(const char *t, size_t len, unsigned order, uint8_t *s)
+{
+    size_t pad = strspn(t, "^");
+
+    if (len == 0 || len > order) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (i < pad) {
+            s[i] = DGA_START;
+        } else if (t[i] == '$' && i == len - 1) {
+            s[i] = DGA_END;
+        } else if (strchr(DGA_ALPHABET, t[i]) != NULL && t[i] != '\0') {
+            s[i] = (uint8_t)dga_symbol(t[i]);
+        } else {
+            return 0;
+        }
+    }
+    return len;
+}
+
+/* A log value of the file: a finite number at or below 0. */
+static int
+dga_log_value(const char *p, char **end, float *out)
+{
+    double v = strtod(p, end);
+
+    if (*end == p || !(v <= 0.0) || v < -1e6) {
         return -1;
     }
-    *cell = (s[0] * DGA_SYMS + s[1]) * DGA_SYMS + s[2];
+    *out = (float)v;
     return 0;
 }
 
-/* "threshold LEN SCORE": the threshold for labels of LEN characters. */
+/* Append e to the n-grams read. */
+static int
+dga_list_add(struct dga_load *ld, const struct dga_gram *e)
+{
+    if (ld->n == DGA_GRAMS_MAX / 2) {
+        return -1;
+    }
+    if (ld->n == ld->cap) {
+        size_t cap = ld->cap != 0 ? ld->cap * 2 : 4096;
+        struct dga_gram *list = realloc(ld->list, cap * sizeof(*list));
+
+        if (list == NULL) {
+            return -1;
+        }
+        ld->list = list;
+        ld->cap = cap;
+    }
+    ld->list[ld->n++] = *e;
+    return 0;
+}
+
+/* "GRAM LOGP [BACKOFF]", LOGP "x" for a context only. */
+static int
+dga_gram_line(struct dga_load *ld, const char *key, size_t klen,
+              const char *args)
+{
+    uint8_t s[DGA_ORDER_MAX];
+    struct dga_gram e = {.logp = NAN, .backoff = 0.0f};
+    const char *p = args + strspn(args, " \t");
+    char *end;
+
+    if (ld->g->order == 0 ||
+        dga_gram_symbols(key, klen, ld->g->order, s) == 0) {
+        return -1;
+    }
+    e.key = dga_key(s, klen);
+    if (*p == 'x') {
+        end = (char *)p + 1;
+    } else if (dga_log_value(p, &end, &e.logp) != 0) {
+        return -1;
+    }
+    p = end + strspn(end, " \t\r\n");
+    if (*p != '\0' && (dga_log_value(p, &end, &e.backoff) != 0 ||
+                       end[strspn(end, " \t\r\n")] != '\0')) {
+        return -1;
+    }
+    return dga_list_add(ld, &e);
+}
+
+/* "ngram-order N": the longest n-gram, once, before the n-grams (a
+ * name no n-gram can have). */
+static int
+dga_order_line(struct dga_load *ld, const char *args)
+{
+    char *end;
+    unsigned long order = strtoul(args, &end, 10);
+
+    if (end == args || end[strspn(end, " \t\r\n")] != '\0' || order < 2 ||
+        order > DGA_ORDER_MAX || ld->g->order != 0) {
+        return -1;
+    }
+    ld->g->order = (unsigned)order;
+    return 0;
+}
+
+/* "threshold LEN X Y": for labels of LEN characters, X for those of
+ * letters only and Y for those with a digit or '-'. */
 static int
 dga_threshold_line(struct dga_load *ld, const char *args)
 {
     char *end;
     unsigned long len = strtoul(args, &end, 10);
-    double value;
+    double value[DGA_CLASSES];
 
     if (end == args || len >= DGA_LENGTHS) {
         return -1;
     }
-    value = strtod(end, &end);
-    if (end[strspn(end, " \t\r\n")] != '\0' || isnan(value)) {
+    for (size_t c = 0; c < DGA_CLASSES; c++) {
+        const char *p = end;
+
+        value[c] = strtod(p, &end);
+        if (end == p || isnan(value[c])) {
+            return -1;
+        }
+    }
+    if (end[strspn(end, " \t\r\n")] != '\0') {
         return -1;
     }
-    ld->threshold[len] = value;
+    for (size_t c = 0; c < DGA_CLASSES; c++) {
+        ld->threshold[c][len] = value[c];
+    }
     ld->have_threshold = 1;
     return 0;
 }
@@ -183,30 +327,7 @@ dga_provider_line(struct dga_load *ld, const char *args)
     return 0;
 }
 
-/* "symbols 38" (checked) or "abc COUNT". */
-static int
-dga_count_line(struct dga_load *ld, const char *key, const char *args)
-{
-    char *end;
-    double value = strtod(args, &end);
-    size_t cell;
-
-    if (end == args || end[strspn(end, " \t\r\n")] != '\0') {
-        return -1;
-    }
-    if (strcmp(key, "symbols") == 0) {
-        ld->have_symbols = value == DGA_NEXT;
-        return ld->have_symbols ? 0 : -1;
-    }
-    if (strlen(key) != 3 || dga_trigram(key, &cell) != 0 || !(value >= 0) ||
-        value > 4e9) {
-        return -1;
-    }
-    ld->counts[cell] = (uint32_t)value;
-    return 0;
-}
-
-/* One line: a comment, a blank, a directive or "abc COUNT". */
+/* One line: a comment, a blank, a directive or an n-gram. */
 static int
 dga_model_line(struct dga_load *ld, const char *line)
 {
@@ -221,31 +342,16 @@ dga_model_line(struct dga_load *ld, const char *line)
     }
     memcpy(key, line, klen);
     key[klen] = '\0';
+    if (strcmp(key, "ngram-order") == 0) {
+        return dga_order_line(ld, line + klen);
+    }
     if (strcmp(key, "threshold") == 0) {
         return dga_threshold_line(ld, line + klen);
     }
     if (strcmp(key, "provider") == 0) {
         return dga_provider_line(ld, line + klen);
     }
-    return dga_count_line(ld, key, line + klen);
-}
-
-/* ln((N(abc) + 1) / (N(ab) + V)) for every cell: add-one smoothing. */
-static void
-dga_model_probs(struct dga *g, const uint32_t *counts)
-{
-    for (size_t ctx = 0; ctx < DGA_SYMS * DGA_SYMS; ctx++) {
-        double total = 0.0;
-
-        for (size_t c = 0; c < DGA_SYMS; c++) {
-            total += counts[ctx * DGA_SYMS + c];
-        }
-        for (size_t c = 0; c < DGA_SYMS; c++) {
-            double n = counts[ctx * DGA_SYMS + c];
-            g->logp[ctx * DGA_SYMS + c] =
-                (float)log((n + 1.0) / (total + DGA_NEXT));
-        }
-    }
+    return dga_gram_line(ld, key, klen, line + klen);
 }
 
 static int
@@ -267,10 +373,39 @@ dga_model_read(struct dga_load *ld, FILE *fp, char *err, size_t errlen)
     if (rc != 0) {
         return rc;
     }
-    if (!ld->have_symbols || !ld->have_threshold) {
-        snprintf(err, errlen, "dga: %s: no 'symbols 38' or 'threshold' line",
-                 ld->path);
+    if (ld->g->order == 0 || !ld->have_threshold || ld->n == 0) {
+        snprintf(err, errlen, "dga: %s: no 'ngram-order' line, "
+                 "'threshold' line or n-gram", ld->path);
         return -EINVAL;
+    }
+    return 0;
+}
+
+/* The hash table of the n-grams read: at most half full. */
+static int
+dga_model_table(struct dga *g, const struct dga_load *ld, char *err,
+                size_t errlen)
+{
+    size_t slots = 2;
+
+    while (slots < 2 * ld->n) {
+        slots *= 2;
+    }
+    g->grams = calloc(slots, sizeof(*g->grams));
+    if (g->grams == NULL) {
+        snprintf(err, errlen, "dga: out of memory");
+        return -ENOMEM;
+    }
+    g->mask = (uint32_t)(slots - 1);
+    for (size_t i = 0; i < ld->n; i++) {
+        struct dga_gram *e = dga_slot(g->grams, g->mask, ld->list[i].key);
+
+        if (e->key != 0) {
+            snprintf(err, errlen, "dga: %s: an n-gram is listed twice",
+                     ld->path);
+            return -EINVAL;
+        }
+        *e = ld->list[i];
     }
     return 0;
 }
@@ -286,13 +421,15 @@ dga_provider_cmp(const void *a, const void *b)
 static void
 dga_model_thresholds(struct dga *g, const struct dga_load *ld)
 {
-    double cur = -INFINITY;
+    for (size_t c = 0; c < DGA_CLASSES; c++) {
+        double cur = -INFINITY;
 
-    for (size_t len = 0; len < DGA_LENGTHS; len++) {
-        if (!isnan(ld->threshold[len])) {
-            cur = ld->threshold[len];
+        for (size_t len = 0; len < DGA_LENGTHS; len++) {
+            if (!isnan(ld->threshold[c][len])) {
+                cur = ld->threshold[c][len];
+            }
+            g->max_score[c][len] = cur;
         }
-        g->max_score[len] = cur;
     }
     qsort(g->providers, g->nproviders, sizeof(g->providers[0]),
           dga_provider_cmp);
@@ -306,30 +443,24 @@ dga_model_load(struct dga *g, char *err, size_t errlen)
     FILE *fp;
     int rc;
 
-    for (size_t len = 0; len < DGA_LENGTHS; len++) {
-        ld.threshold[len] = NAN;
+    for (size_t i = 0; i < DGA_CLASSES * DGA_LENGTHS; i++) {
+        ld.threshold[i / DGA_LENGTHS][i % DGA_LENGTHS] = NAN;
     }
-
     if (datadir_path(DGA_MODEL_FILE, path, sizeof(path)) != 0 ||
         (fp = fopen(path, "r")) == NULL) {
         snprintf(err, errlen, "dga: cannot open model %s: %s", path,
                  strerror(errno));
         return -ENOENT;
     }
-    ld.counts = calloc(DGA_CELLS, sizeof(*ld.counts));
-    g->logp = malloc(DGA_CELLS * sizeof(*g->logp));
-    rc = ld.counts != NULL && g->logp != NULL ? 0 : -ENOMEM;
-    if (rc != 0) {
-        snprintf(err, errlen, "dga: out of memory");
-    } else {
-        rc = dga_model_read(&ld, fp, err, errlen);
+    rc = dga_model_read(&ld, fp, err, errlen);
+    fclose(fp);
+    if (rc == 0) {
+        rc = dga_model_table(g, &ld, err, errlen);
     }
     if (rc == 0) {
-        dga_model_probs(g, ld.counts);
         dga_model_thresholds(g, &ld);
     }
-    fclose(fp);
-    free(ld.counts);
+    free(ld.list);
     return rc;
 }
 
@@ -364,21 +495,69 @@ dga_entropy(const char *s, size_t n)
     return h;
 }
 
-/* Mean ln P over the len + 1 predictions of the label "^^s$". */
+/*
+ * ln P(s[k] | s[0..k-1]): the longest n-gram of the model that ends the
+ * context and the symbol, plus the backoff weights of the longer
+ * contexts passed over; ln(1/V) when not even the symbol is listed.
+ */
+static double
+dga_logp(const struct dga *g, const uint8_t *s, size_t k)
+{
+    double acc = 0.0;
+
+    for (;; s++, k--) {
+        const struct dga_gram *e = dga_find(g, dga_key(s, k + 1));
+
+        if (e != NULL && !isnan(e->logp)) {
+            return acc + e->logp;
+        }
+        if (k == 0) {
+            return acc - log(DGA_NEXT);
+        }
+        e = dga_find(g, dga_key(s, k));
+        if (e != NULL) {
+            acc += e->backoff;
+        }
+    }
+}
+
+/* Mean ln P over the n + 1 predictions of the label "^^^s$". */
 static double
 dga_score(const struct dga *g, const char *s, size_t n)
 {
-    size_t a = DGA_START, b = DGA_START;
+    uint8_t sym[DGA_ORDER_MAX + EVENT_QNAME_MAX];
+    size_t pad = g->order - 1;
     double sum = 0.0;
 
+    if (n >= EVENT_QNAME_MAX) {
+        n = EVENT_QNAME_MAX - 1;
+    }
+    memset(sym, DGA_START, pad);
+    for (size_t i = 0; i < n; i++) {
+        sym[pad + i] = (uint8_t)dga_symbol(s[i]);
+    }
+    sym[pad + n] = DGA_END;
     for (size_t i = 0; i <= n; i++) {
-        size_t c = i < n ? dga_symbol(s[i]) : DGA_END;
-
-        sum += g->logp[(a * DGA_SYMS + b) * DGA_SYMS + c];
-        a = b;
-        b = c;
+        sum += dga_logp(g, sym + i, pad);
     }
     return sum / (double)(n + 1);
+}
+
+/* Label classes, by dga_class, as signals and explain name them. */
+static const char *const dga_class_name[DGA_CLASSES] = {
+    "letters", "digit-or-hyphen",
+};
+
+/* 0 for a label of letters only, 1 for one with a digit or '-'. */
+static int
+dga_class(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 'a' || s[i] > 'z') {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* 1 when the suffix after the label is not an ICANN public suffix. */
@@ -426,11 +605,11 @@ dga_below_provider(const struct dga *g, const char *qname,
     v->provider = 1;
 }
 
-/* The threshold for a label of len characters. */
+/* The threshold for a label of class klass and len characters. */
 static double
-dga_max_score(const struct dga *g, size_t len)
+dga_max_score(const struct dga *g, int klass, size_t len)
 {
-    return g->max_score[len < DGA_LENGTHS ? len : DGA_LENGTHS - 1];
+    return g->max_score[klass][len < DGA_LENGTHS ? len : DGA_LENGTHS - 1];
 }
 
 /* Clear a verdict under a platform suffix, unless a listed provider. */
@@ -466,6 +645,7 @@ dga_judge(const struct dga *g, const char *qname, int full,
     }
     dga_below_provider(g, qname, v);
     v->len = strcspn(v->registrable, ".");
+    v->klass = dga_class(v->registrable, v->len);
     if (strncmp(v->registrable, "xn--", 4) == 0) {
         v->skipped = "punycode label";
         return;
@@ -478,7 +658,7 @@ dga_judge(const struct dga *g, const char *qname, int full,
         return;
     }
     v->score = dga_score(g, v->registrable, v->len);
-    v->max_score = dga_max_score(g, v->len);
+    v->max_score = dga_max_score(g, v->klass, v->len);
     v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
               v->score <= v->max_score;
     if (v->fire || full) {
@@ -513,6 +693,7 @@ dga_check(struct detector *d, const struct event *ev,
     finding_signal(&f, "min_entropy", "%.3f", g->min_entropy);
     finding_signal(&f, "ngram_score", "%.3f", v.score);
     finding_signal(&f, "max_ngram_score", "%.3f", v.max_score);
+    finding_signal(&f, "label_class", "%s", dga_class_name[v.klass]);
     if (v.provider) {
         finding_signal(&f, "provider", "%s", v.registrable + v.len + 1);
     }
@@ -544,6 +725,9 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
                                                          v.len)
                                       : 0.0));
     json_object_set_new(o, "ngram_score", json_real(v.score));
+    json_object_set_new(o, "label_class",
+                        judged ? json_string(dga_class_name[v.klass])
+                               : json_null());
     json_object_set_new(o, "min_length", json_integer(g->min_length));
     json_object_set_new(o, "min_entropy", json_real(g->min_entropy));
     json_object_set_new(o, "max_ngram_score",
@@ -562,7 +746,7 @@ dga_free(struct detector *d)
 {
     struct dga *g = (struct dga *)d;
 
-    free(g->logp);
+    free(g->grams);
     free(g);
 }
 
@@ -585,9 +769,9 @@ dga_create(const struct config *cfg, char *err, size_t errlen)
         dga_free(&g->base);
         return NULL;
     }
-    for (size_t len = 0; len < DGA_LENGTHS && cfg->dga.max_ngram != 0.0;
-         len++) {
-        g->max_score[len] = cfg->dga.max_ngram;
+    for (size_t i = 0; i < DGA_CLASSES * DGA_LENGTHS &&
+                       cfg->dga.max_ngram != 0.0; i++) {
+        g->max_score[i / DGA_LENGTHS][i % DGA_LENGTHS] = cfg->dga.max_ngram;
     }
     return &g->base;
 }

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,37 +561,38 @@ dga_short(void)
 }
 
 /* A short label needs a lower score than a long one: the threshold the
- * model ships for 6 characters is below that for 16.  Note that a label
- * of letters seldom seen together ("qzxkvj") does not fire at 6: the
- * add-one model gives an unseen context no more than ln(1/38) per
- * character, less surprise than a frequent context with a rare
- * continuation ("cdtrbg"). */
+ * model ships for 6 characters is below that for 16.  A label of
+ * letters seldom seen together ("qzxkvj") fires at 6: each unseen
+ * context costs its back-off weight on top of the lower order's
+ * surprise.  One of common letters in a rare order ("cdtrbg") does not:
+ * real six-letter names (acronyms run together) score as badly. */
 static void
 test_dga_length_thresholds(void **state)
 {
     static const char *const benign[] = {
         "google.com", "debian.org", "github.com", "kernel.org",
-        "wikipedia.org", "stackoverflow.com",
+        "wikipedia.org", "stackoverflow.com", "cdtrbg.com",
     };
     struct detector *d = dga_short();
     struct sink s;
     json_t *a, *b;
 
     (void)state;
-    a = explain_one(d, "cdtrbg.com", "dga");
+    a = explain_one(d, "qzxkvj.com", "dga");
     b = explain_one(d, "qzxkvjwpfmtbhgnr.com", "dga");
     assert_true(json_real_value(json_object_get(a, "max_ngram_score")) <
                 json_real_value(json_object_get(b, "max_ngram_score")));
     assert_true(json_is_true(json_object_get(a, "verdict")));
+    assert_true(json_is_true(json_object_get(b, "verdict")));
     json_decref(a);
     json_decref(b);
-    assert_int_equal(run_name(d, "cdtrbg.com", 1, &s), 1);
+    assert_int_equal(run_name(d, "qzxkvj.com", 1, &s), 1);
     assert_string_equal(finding_get(&s.f[0], "length"), "6");
     for (size_t i = 0; i < sizeof(benign) / sizeof(benign[0]); i++) {
         assert_int_equal(run_name(d, benign[i], 1, &s), 0);
     }
     /* Shorter than minLength: never, however random. */
-    assert_int_equal(run_name(d, "cdtrb.com", 1, &s), 0);
+    assert_int_equal(run_name(d, "qzxkv.com", 1, &s), 0);
     d->free(d);
 }
 
@@ -649,10 +651,23 @@ dga_model_dir_remove(const char *dir)
     set_datadir();
 }
 
-/* A threshold line serves its length and longer; none below the first. */
+/* The mean log-probability of name by explain, of a detector d. */
+static double
+dga_explained_score(struct detector *d, const char *name)
+{
+    json_t *v = explain_one(d, name, "dga");
+    double score = json_real_value(json_object_get(v, "ngram_score"));
+
+    json_decref(v);
+    return score;
+}
+
+/* A threshold line serves its length and longer; none below the first.
+ * The score follows the back-off arithmetic of the model's lines. */
 static void
 test_dga_model_file(void **state)
 {
+    const double ln38 = 3.6375861597263857;
     struct config c;
     char err[256] = "", dir[64];
     struct detector *d;
@@ -662,8 +677,9 @@ test_dga_model_file(void **state)
     base_config(&c);
     c.dga.min_length = 1;
     c.dga.min_entropy = 0;
-    dga_model_dir(dir, "# test\nsymbols 38\nthreshold 8 -1\n"
-                       "threshold 10 -100\nprovider ex.example\n");
+    dga_model_dir(dir, "# test\nngram-order 2\nthreshold 8 -1 -1\n"
+                       "threshold 10 -100 -100\nprovider ex.example\n"
+                       "^ x -0.25\na -1 -0.5\nab -0.125\n");
     d = dga_create(&c, err, sizeof(err));
     assert_non_null(d);
     assert_int_equal(run_name(d, "abcdefg.com", 1, &s), 0);
@@ -672,18 +688,87 @@ test_dga_model_file(void **state)
     assert_int_equal(run_name(d, "abcdefghij.com", 1, &s), 0);
     assert_int_equal(run_name(d, "abcdefgh.ex.example", 1, &s), 1);
     assert_string_equal(s.f[0].key, "abcdefgh.ex.example");
+    /* ^a: backoff of '^' and P(a); ab listed; b$ not at all. */
+    assert_true(fabs(dga_explained_score(d, "ab.com") -
+                     (-0.25 - 1.0 - 0.125 - ln38) / 3) < 1e-6);
+    /* ac: backoff of 'a', then c unknown. */
+    assert_true(fabs(dga_explained_score(d, "ac.com") -
+                     (-0.25 - 1.0 - 0.5 - 2 * ln38) / 3) < 1e-6);
     d->free(d);
     dga_model_dir_remove(dir);
+}
 
-    dga_model_dir(dir, "symbols 38\nthreshold 64 -1\n");
-    assert_null(dga_create(&c, err, sizeof(err)));
-    assert_non_null(strstr(err, ":2: bad model line"));
-    dga_model_dir_remove(dir);
+/* Labels with a digit or '-' have thresholds of their own.  An n-gram
+ * may spell a word ("order") without being taken for a directive. */
+static void
+test_dga_model_classes(void **state)
+{
+    struct config c;
+    char err[256] = "", dir[64];
+    struct detector *d;
+    struct sink s;
+    json_t *v;
 
-    dga_model_dir(dir, "symbols 38\nthreshold 8 -1\nprovider a b\n");
-    assert_null(dga_create(&c, err, sizeof(err)));
-    assert_non_null(strstr(err, ":3: bad model line"));
+    (void)state;
+    base_config(&c);
+    c.dga.min_length = 1;
+    c.dga.min_entropy = 0;
+    dga_model_dir(dir, "ngram-order 5\nthreshold 2 -1 -100\na -1\n"
+                       "order -0.5\n");
+    d = dga_create(&c, err, sizeof(err));
+    assert_non_null(d);
+    assert_int_equal(run_name(d, "qq.com", 1, &s), 1);
+    assert_string_equal(finding_get(&s.f[0], "max_ngram_score"), "-1.000");
+    assert_string_equal(finding_get(&s.f[0], "label_class"), "letters");
+    assert_int_equal(run_name(d, "q1.com", 1, &s), 0);
+    assert_int_equal(run_name(d, "q-q.com", 1, &s), 0);
+    v = explain_one(d, "q1.com", "dga");
+    assert_true(json_real_value(json_object_get(v, "max_ngram_score")) ==
+                -100.0);
+    assert_string_equal(json_string_value(json_object_get(v, "label_class")),
+                        "digit-or-hyphen");
+    json_decref(v);
+    d->free(d);
     dga_model_dir_remove(dir);
+}
+
+/* Each bad model is refused with the line or the reason. */
+static void
+test_dga_model_errors(void **state)
+{
+    static const char *const bad[][2] = {
+        {"ngram-order 2\nthreshold 64 -1 -1\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1 -1\nprovider a b\n",
+         ":3: bad model line"},
+        {"threshold 8 -1 -1\nab -1\n", ":2: bad model line"},
+        {"ngram-order 2\nngram-order 2\n", ":2: bad model line"},
+        {"ngram-order 6\n", ":1: bad model line"},
+        {"ngram-order 2\nabc -1\n", ":2: bad model line"},
+        {"ngram-order 3\na$b -1\n", ":2: bad model line"},
+        {"ngram-order 3\na^b -1\n", ":2: bad model line"},
+        {"ngram-order 2\nab 0.5\n", ":2: bad model line"},
+        {"ngram-order 2\nab -1 -2 -3\n", ":2: bad model line"},
+        {"ngram-order 2\nab -1x\n", ":2: bad model line"},
+        {"ngram-order 2\nab\n", ":2: bad model line"},
+        {"ngram-order 2\nthreshold 8 -1 -1\nab -1\nab -2\n",
+         "listed twice"},
+        {"threshold 8 -1 -1\n", "no 'ngram-order' line"},
+        {"ngram-order 2\nab -1\n", "no 'ngram-order' line"},
+    };
+    struct config c;
+    char err[256] = "", dir[64];
+
+    (void)state;
+    base_config(&c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        dga_model_dir(dir, bad[i][0]);
+        assert_null(dga_create(&c, err, sizeof(err)));
+        if (strstr(err, bad[i][1]) == NULL) {
+            fail_msg("model %zu: '%s' lacks '%s'", i, err, bad[i][1]);
+        }
+        dga_model_dir_remove(dir);
+    }
 }
 
 /* ---- tunneling and exfiltration -------------------------------------- */
@@ -1158,6 +1243,8 @@ main(void)
         cmocka_unit_test(test_dga_length_thresholds),
         cmocka_unit_test(test_dga_providers),
         cmocka_unit_test(test_dga_model_file),
+        cmocka_unit_test(test_dga_model_classes),
+        cmocka_unit_test(test_dga_model_errors),
         cmocka_unit_test(test_tunnel_per_name),
         cmocka_unit_test(test_tunnel_quiet),
         cmocka_unit_test(test_tunnel_unique_window),
