@@ -14,7 +14,7 @@ python3-dnspython python3-scapy python3-protobuf python3-yaml openssl unbound
 bind9 bind9-utils
 bind9-dnsutils dnsdist dnsperf tcpdump tshark fstrm-bin dns2tcp iodine
 golang-github-dnstap-golang-dnstap-cli
-golang-github-dnstap-golang-dnstap-dev wamerican curl procps iproute2 bc time etcd-server"
+golang-github-dnstap-golang-dnstap-dev wamerican wbritish curl procps iproute2 bc time etcd-server"
 
 case "${1:-all}" in
     build) want="$build_pkgs" ;;
