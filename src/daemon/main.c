@@ -526,9 +526,13 @@ main_active_now(void *ctx)
 
 /*
  * In Kubernetes mode the sources follow the DNSDetectConfig's
- * spec.source as it is at start (changes to it need a restart; the
- * detectors follow every change).  Without an answer within 10 s, the
+ * spec.source as it is at start.  Without an answer within 10 s, the
  * flags and defaults rule.
+ *
+ * Known shortcoming: a later change of spec.source (mode, fallback,
+ * endpoints) is not followed until the daemon restarts; the detectors
+ * follow every change, and discovered CoreDNS endpoints follow their
+ * EndpointSlices.
  */
 static void
 main_cluster_source(struct main_run *r)

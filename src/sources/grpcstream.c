@@ -510,18 +510,12 @@ grpcstream_reset_results(struct grpcstream *s)
     s->details = grpc_empty_slice();
 }
 
-void
-grpcstream_close(struct grpcstream *s)
+/* Take the call from under the lock (a canceller may look at it) and
+ * release it. */
+static void
+grpcstream_drop_call(struct grpcstream *s)
 {
     grpc_call *call;
-
-    if (s->call != NULL) {
-        grpc_call_cancel(s->call, NULL);
-        while (s->start_pending || s->status_pending || s->msg_pending) {
-            grpcstream_poll(s, -1);
-        }
-    }
-    grpcstream_reset_results(s);
 
     pthread_mutex_lock(&s->lock);
     call = s->call;
@@ -530,6 +524,19 @@ grpcstream_close(struct grpcstream *s)
     if (call != NULL) {
         grpc_call_unref(call);
     }
+}
+
+void
+grpcstream_close(struct grpcstream *s)
+{
+    if (s->call != NULL) {
+        grpc_call_cancel(s->call, NULL);
+        while (s->start_pending || s->status_pending || s->msg_pending) {
+            grpcstream_poll(s, -1);
+        }
+    }
+    grpcstream_reset_results(s);
+    grpcstream_drop_call(s);
     if (s->send != NULL) {
         grpc_byte_buffer_destroy(s->send);
         s->send = NULL;
@@ -660,20 +667,12 @@ grpcstream_unary_result(struct grpcstream *s, uint8_t *resp, size_t cap,
 static void
 grpcstream_unary_end(struct grpcstream *s, int rc)
 {
-    grpc_call *call;
-
     if (s->recv != NULL) {
         grpc_byte_buffer_destroy(s->recv);
         s->recv = NULL;
     }
     grpcstream_release(s);
-    pthread_mutex_lock(&s->lock);
-    call = s->call;
-    s->call = NULL;
-    pthread_mutex_unlock(&s->lock);
-    if (call != NULL) {
-        grpc_call_unref(call);
-    }
+    grpcstream_drop_call(s);
     if (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE &&
         s->channel != NULL) {
         grpc_channel_destroy(s->channel);

@@ -236,6 +236,25 @@ def config_status(cp):
         "status", {})
 
 
+def change_config(cp, nodes, detectors, timeout=10):
+    """Merge-patch spec.detectors of config "default", wait until every
+    node applied the new generation and the status reports it; returns
+    the seconds the nodes took."""
+    t0 = time.monotonic()
+    cp.kubectl("patch", "dnsdetectconfig", "default", "-n", NS,
+               "--type", "merge", "-p",
+               json.dumps({"spec": {"detectors": detectors}}))
+    gen = cp.get_json("dnsdetectconfig", "default",
+                      "-n", NS)["metadata"]["generation"]
+    S.wait_for(lambda: all(
+        'DNSDetectConfig applied" name=%s/default generation=%d' % (NS, gen)
+        in n.log_text() for n in nodes), timeout, "new config applied")
+    took = time.monotonic() - t0
+    S.wait_for(lambda: config_status(cp).get("observedGeneration") == gen,
+               10, "status follows the change")
+    return took
+
+
 def test_cluster_mode(cp, daemon_bin, workdir, procs):
     env = sa_env(cp, workdir)
     nodes = []
@@ -320,19 +339,8 @@ def test_cluster_mode(cp, daemon_bin, workdir, procs):
     S.wait_for(status_ok, 10, "status written")
 
     # 5. Blocklist disabled in the cluster: new queries raise nothing.
-    t0 = time.monotonic()
-    cp.kubectl("patch", "dnsdetectconfig", "default", "-n", NS,
-               "--type", "merge", "-p",
-               '{"spec":{"detectors":{"blocklist":{"enabled":false}}}}')
-    gen = cp.get_json("dnsdetectconfig", "default",
-                      "-n", NS)["metadata"]["generation"]
-    S.wait_for(lambda: all(
-        'DNSDetectConfig applied" name=%s/default generation=%d' % (NS, gen)
-        in n.log_text() for n in survivors), 10, "new config applied")
-    print("config change applied on every node in %.2fs"
-          % (time.monotonic() - t0))
-    S.wait_for(lambda: config_status(cp).get("observedGeneration") == gen,
-               10, "status follows the change")
+    took = change_config(cp, survivors, {"blocklist": {"enabled": False}})
+    print("config change applied on every node in %.2fs" % took)
     assert config_status(cp)["detectors"]["blocklist"]["enabled"] is False
     before = len(security_events(cp))
     for i, n in enumerate(survivors):

@@ -34,8 +34,9 @@ import yaml
 import k8s
 import servers as S
 from test_cluster import (BLOCKLIST, CONFIG, LEASE_S, NS, RENEW_S, RETRY_S,
-                          Node, by_subject, config_status, lease_holder,
-                          sa_env, security_events, wait_events, wait_leader)
+                          Node, by_subject, change_config, config_status,
+                          lease_holder, sa_env, security_events,
+                          wait_events, wait_leader)
 
 OUTAGE_S = 30.0
 ROUND_S = 3.0
@@ -130,19 +131,9 @@ def test_apiserver_outage(cp, daemon_bin, workdir, procs):
                         reason="dispatch_full") == 0
 
     # The config watch resumed: a spec change is followed everywhere.
-    t0 = time.monotonic()
-    cp.kubectl("patch", "dnsdetectconfig", "default", "-n", NS,
-               "--type", "merge", "-p",
-               '{"spec":{"detectors":{"dga":{"enabled":true}}}}')
-    gen = cp.get_json("dnsdetectconfig", "default",
-                      "-n", NS)["metadata"]["generation"]
-    S.wait_for(lambda: all(
-        'DNSDetectConfig applied" name=%s/default generation=%d' % (NS, gen)
-        in n.log_text() for n in nodes), 15, "the change applied")
+    took = change_config(cp, nodes, {"dga": {"enabled": True}}, timeout=15)
     print("config change after the restart applied on every node in %.2fs"
-          % (time.monotonic() - t0))
-    S.wait_for(lambda: config_status(cp).get("observedGeneration") == gen,
-               10, "status follows the change")
+          % took)
     assert config_status(cp)["detectors"]["dga"]["enabled"] is True
 
     # The ConfigMap watch resumed: a new name is caught.
