@@ -11,10 +11,11 @@
  * A kprobe event maps to: role CLIENT (the process that sends), client =
  * the socket's source address and port, server = its destination,
  * transport UDP, or DOT for TCP to port 853 (TCP elsewhere), pod_namespace
- * and pod_name from the process's pod, time from the response.  When an argument holds
- * the DNS message the process sent (a bytes argument; for TCP to port 53
- * with its two-byte length) it is parsed as a query; otherwise, and always
- * for DOT whose bytes are encrypted, the event is an EVENT_KIND_FLOW.
+ * and pod_name from the process's pod, time from the response.  When an
+ * argument holds the DNS message the process sent (a bytes argument; for
+ * TCP to port 53 with its two-byte length) it is parsed as a query;
+ * otherwise, and always for DOT whose bytes are encrypted, the event is
+ * an EVENT_KIND_FLOW.
  *
  * A stream that fails or ends is dialled again with corednssrc's backoff
  * (full jitter, 500 ms doubling to 30 s, reset by a healthy stream).

@@ -1,8 +1,8 @@
 """The daemon on the coredns-ugallu source, end to end.
 
 Real CoreDNS with the ugallu plugin (built by scripts/coredns/build.sh)
-serves example.com on a test port; the daemon subscribes with --coredns-endpoint and the
-plugin's token; dig queries become events of source coredns-ugallu, with
+serves example.com on a test port; the daemon subscribes with
+--coredns-endpoint and the plugin's token; dig queries become events of source coredns-ugallu, with
 both sides of the exchange, and a blocklisted name becomes a
 SecurityEvent naming the querying client.
 """

@@ -4,8 +4,8 @@ The Tetragon stand-in (tests/tetragon/peer, built from Tetragon's Go API
 module) streams kprobe events; the daemon follows it with
 --tetragon-socket.  Queries decoded from the send buffers meet the
 detectors (a blocklisted name is raised, attributed to the client's pod
-from Tetragon's own pod fields), the DoT send is a flow for the dot detector, and
-slowQuery, which needs the answers Tetragon never sees, is reported once
+from Tetragon's own pod fields), the DoT send is a flow for the dot
+detector, and slowQuery, which needs the answers Tetragon never sees, is reported once
 as DNSDetectorDegraded instead of silently never firing.
 """
 
