@@ -636,10 +636,16 @@ class Dnsdist(Process):
                 % (self.doh_port, cert, key)]
 
     def _dnstap_lines(self):
+        # libfstrm's default input queue (512 frames) overflows, and
+        # dnsdist drops frames silently, when a burst meets a busy CPU:
+        # the largest queue it allows keeps the counts exact.
+        opts = "{inputQueueSize=16384}"
         if isinstance(self.dnstap, tuple):
-            logger = 'newFrameStreamTcpLogger("%s:%d")' % self.dnstap[1:]
+            logger = 'newFrameStreamTcpLogger("%s:%d", %s)' % (
+                self.dnstap[1], self.dnstap[2], opts)
         else:
-            logger = 'newFrameStreamUnixLogger("%s")' % self.dnstap
+            logger = 'newFrameStreamUnixLogger("%s", %s)' % (self.dnstap,
+                                                              opts)
         return ["fsl = " + logger,
                 'addAction(AllRule(), DnstapLogAction("dnsdist-test", '
                 'fsl))',
