@@ -13,7 +13,7 @@ corpus=build/bench-data/corpus.dnstap
 [ -f "$corpus" ] || corpus=data/sample/sample.dnstap
 command -v dnstap >/dev/null || { echo "reload bench: no dnstap tool"; exit 0; }
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 /usr/bin/python3 - "$work/list.txt" <<'PY'
 import random, sys
