@@ -32,6 +32,7 @@
 #include "core/pbwire.h"
 #include "event/dnswire.h"
 #include "sources/grpcstream.h"
+#include "sources/redial.h"
 #include "ugallu_dns_stream.pb-c.h"
 
 /* ------------------------------------------------------------------ */
@@ -504,23 +505,6 @@ corednssrc_error_name(int err)
 /* Backoff                                                            */
 /* ------------------------------------------------------------------ */
 
-uint64_t
-corednssrc_backoff_ceiling_ns(unsigned attempt)
-{
-    uint64_t c = COREDNSSRC_BACKOFF_MIN_NS;
-
-    for (unsigned i = 0; i < attempt && c < COREDNSSRC_BACKOFF_MAX_NS; i++) {
-        c *= 2;
-    }
-    return c < COREDNSSRC_BACKOFF_MAX_NS ? c : COREDNSSRC_BACKOFF_MAX_NS;
-}
-
-uint64_t
-corednssrc_backoff_ns(unsigned attempt, uint64_t random)
-{
-    return random % (corednssrc_backoff_ceiling_ns(attempt) + 1);
-}
-
 /* ------------------------------------------------------------------ */
 /* The source                                                         */
 /* ------------------------------------------------------------------ */
@@ -550,18 +534,10 @@ struct corednssrc_ep {
     struct corednssrc *src;
     char target[COREDNSSRC_TARGET_MAX];
     uint64_t serial;
-    struct grpcstream *gs;         /* owned by the thread while it runs */
-    pthread_t thread;
-    bool running;                  /* thread started and not joined */
-
-    pthread_mutex_t mu;            /* guards stop; cv wakes the backoff */
-    pthread_cond_t cv;
-    bool stop;
+    struct redial loop;            /* the stream and its thread */
 
     _Atomic int up;
-    _Atomic unsigned attempt;      /* failures since the last healthy */
     int state;                     /* enum corednssrc_state; thread */
-    uint64_t rng;                  /* jitter state; thread */
 };
 
 struct corednssrc_counters {
@@ -602,17 +578,6 @@ struct corednssrc {
     struct metrics_series *m_auth;
     struct metrics_series *m_last_event;
 };
-
-/* splitmix64: the jitter needs spread, not secrecy. */
-static uint64_t
-corednssrc_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* Read a small file whole into buf (NUL-terminated).  Returns its
    length or a negative errno; -EFBIG when it does not fit. */
@@ -714,21 +679,11 @@ corednssrc_report(struct corednssrc_ep *ep, int state, const char *why)
     }
 }
 
-static bool
-corednssrc_ep_stopping(struct corednssrc_ep *ep)
-{
-    bool stop;
-
-    pthread_mutex_lock(&ep->mu);
-    stop = ep->stop;
-    pthread_mutex_unlock(&ep->mu);
-    return stop;
-}
-
 /* Decode one message and hand it on, or count it as malformed. */
 static void
-corednssrc_deliver(struct corednssrc *s, const uint8_t *msg, size_t len)
+corednssrc_deliver(void *ctx, const uint8_t *msg, size_t len)
 {
+    struct corednssrc *s = ((struct corednssrc_ep *)ctx)->src;
     struct event ev;
     int rc = corednssrc_decode(msg, len, &ev);
 
@@ -746,125 +701,81 @@ corednssrc_deliver(struct corednssrc *s, const uint8_t *msg, size_t len)
                 (int64_t)(clock_ns(CLOCK_REALTIME) / COREDNSSRC_NS));
 }
 
-/* Count one stream up (delta 1) or down (delta -1). */
+/* A stream came up (1) or went down (0): count it. */
 static void
-corednssrc_mark_up(struct corednssrc_ep *ep, int delta)
+corednssrc_up(void *ctx, int is_up)
 {
+    struct corednssrc_ep *ep = ctx;
     struct corednssrc *s = ep->src;
     uint64_t up;
 
-    atomic_store(&ep->up, delta > 0);
-    if (delta > 0) {
+    atomic_store(&ep->up, is_up);
+    if (is_up) {
         up = atomic_fetch_add(&s->c.up, 1) + 1;
         atomic_fetch_add(&s->c.connects, 1);
+        corednssrc_report(ep, COREDNSSRC_ST_UP, "");
     } else {
         up = atomic_fetch_sub(&s->c.up, 1) - 1;
     }
     metrics_set(s->m_connected, (int64_t)up);
 }
 
-/* Read an open stream to its end.  Returns whether it was healthy. */
-static bool
-corednssrc_run(struct corednssrc_ep *ep)
+/* The call of the next dial, with the token in force (in secret). */
+static int
+corednssrc_prepare(void *ctx, struct grpcstream_opts *o, const void **req,
+                   size_t *reqlen, char *secret, size_t secret_len)
 {
-    uint64_t start = clock_ns(CLOCK_MONOTONIC);
-    uint64_t messages = 0;
-    const uint8_t *msg;
-    size_t len;
-
-    corednssrc_mark_up(ep, 1);
-    corednssrc_report(ep, COREDNSSRC_ST_UP, "");
-
-    while (grpcstream_read(ep->gs, &msg, &len) == 1) {
-        corednssrc_deliver(ep->src, msg, len);
-        messages++;
-    }
-
-    corednssrc_mark_up(ep, -1);
-    return messages > 0 ||
-           clock_ns(CLOCK_MONOTONIC) - start >= COREDNSSRC_HEALTHY_NS;
-}
-
-/* The grpcstream options of one dial. */
-static void
-corednssrc_dial_opts(const struct corednssrc_ep *ep, const char *token,
-                     struct grpcstream_opts *o)
-{
+    struct corednssrc_ep *ep = ctx;
     const struct corednssrc *s = ep->src;
+    int rc = corednssrc_token(ep->src, secret, secret_len);
 
-    memset(o, 0, sizeof(*o));
+    if (rc < 0) {
+        corednssrc_report(ep, COREDNSSRC_ST_NO_TOKEN, strerror(-rc));
+        return rc;
+    }
     o->target = ep->target;
     o->method = COREDNSSRC_METHOD;
-    o->token = token;
+    o->token = secret;
     o->tls = s->tls;
     o->ca_pem = s->ca_pem;
     o->server_name = s->server_name[0] != '\0' ? s->server_name : NULL;
     o->keepalive_ms = COREDNSSRC_KEEPALIVE_MS;
     o->open_timeout_ms = COREDNSSRC_OPEN_TIMEOUT_MS;
+    *req = s->request;
+    *reqlen = s->request_len;
+    return 0;
 }
 
-/* One dial: open, read to the end, close, report.  Returns healthy. */
-static bool
-corednssrc_attempt(struct corednssrc_ep *ep)
+/* How an attempt ended; refused tokens are counted. */
+static void
+corednssrc_ended(void *ctx, int status, int open_rc, const char *details)
 {
+    struct corednssrc_ep *ep = ctx;
     struct corednssrc *s = ep->src;
-    char token[COREDNSSRC_TOKEN_MAX + 1];
-    char details[GRPCSTREAM_DETAILS_MAX];
-    struct grpcstream_opts o;
-    bool healthy = false;
-    int rc = corednssrc_token(s, token, sizeof(token));
-    int status;
 
-    if (rc < 0) {
-        corednssrc_report(ep, COREDNSSRC_ST_NO_TOKEN, strerror(-rc));
-        return false;
-    }
-    corednssrc_dial_opts(ep, token, &o);
-    rc = grpcstream_open(ep->gs, &o, s->request, s->request_len);
-    memset(token, 0, sizeof(token));
-    if (rc == 0) {
-        healthy = corednssrc_run(ep);
-    }
-    status = grpcstream_status(ep->gs, details, sizeof(details));
-    grpcstream_close(ep->gs);
-
-    if (rc == -ECANCELED || corednssrc_ep_stopping(ep)) {
-        return healthy;
-    }
     if (status == GRPCSTREAM_UNAUTHENTICATED) {
         atomic_fetch_add(&s->c.auth_failures, 1);
         metrics_inc(s->m_auth);
     }
-    corednssrc_report(ep, status >= 0 ? status : rc, details);
-    return healthy;
+    corednssrc_report(ep, status >= 0 ? status : open_rc, details);
 }
 
-/* The endpoint thread: dial, stream, back off, again, until stopped. */
-static void *
-corednssrc_ep_main(void *arg)
+static void
+corednssrc_redialing(void *ctx)
 {
-    struct corednssrc_ep *ep = arg;
-    struct corednssrc *s = ep->src;
-    unsigned failures = 0;
-    bool first = true;
+    struct corednssrc *s = ((struct corednssrc_ep *)ctx)->src;
 
-    while (!corednssrc_ep_stopping(ep)) {
-        uint64_t delay;
-
-        if (!first) {
-            atomic_fetch_add(&s->c.reconnects, 1);
-            metrics_inc(s->m_reconnects);
-        }
-        first = false;
-        failures = corednssrc_attempt(ep) ? 0 : failures + (failures < 64);
-        atomic_store(&ep->attempt, failures);
-
-        delay = corednssrc_backoff_ns(failures > 0 ? failures - 1 : 0,
-                                      corednssrc_random(&ep->rng));
-        clock_wait(&ep->mu, &ep->cv, &ep->stop, delay);
-    }
-    return NULL;
+    atomic_fetch_add(&s->c.reconnects, 1);
+    metrics_inc(s->m_reconnects);
 }
+
+static const struct redial_ops corednssrc_ops = {
+    .prepare = corednssrc_prepare,
+    .deliver = corednssrc_deliver,
+    .up = corednssrc_up,
+    .ended = corednssrc_ended,
+    .redialing = corednssrc_redialing,
+};
 
 static void
 corednssrc_ep_free(struct corednssrc_ep *ep)
@@ -872,28 +783,8 @@ corednssrc_ep_free(struct corednssrc_ep *ep)
     if (ep == NULL) {
         return;
     }
-    grpcstream_free(ep->gs);
-    pthread_cond_destroy(&ep->cv);
-    pthread_mutex_destroy(&ep->mu);
+    redial_destroy(&ep->loop);
     free(ep);
-}
-
-/* The wait for a backoff runs on the monotonic clock. */
-static int
-corednssrc_ep_cond(struct corednssrc_ep *ep)
-{
-    pthread_condattr_t attr;
-    int rc;
-
-    if (pthread_condattr_init(&attr) != 0) {
-        return -ENOMEM;
-    }
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0) {
-        rc = pthread_cond_init(&ep->cv, &attr);
-    }
-    pthread_condattr_destroy(&attr);
-    return rc == 0 ? 0 : -rc;
 }
 
 /* A new endpoint, not started.  NULL when out of memory. */
@@ -905,57 +796,18 @@ corednssrc_ep_new(struct corednssrc *s, const char *target)
     if (ep == NULL) {
         return NULL;
     }
-    if (pthread_mutex_init(&ep->mu, NULL) != 0) {
-        free(ep);
-        return NULL;
-    }
-    if (corednssrc_ep_cond(ep) < 0) {
-        pthread_mutex_destroy(&ep->mu);
-        free(ep);
-        return NULL;
-    }
-    ep->gs = grpcstream_new();
-    if (ep->gs == NULL) {
-        corednssrc_ep_free(ep);
-        return NULL;
-    }
-
     ep->src = s;
     snprintf(ep->target, sizeof(ep->target), "%s", target);
     ep->serial = ++s->next_serial;
     ep->state = COREDNSSRC_ST_NEW;
-    ep->rng = clock_ns(CLOCK_MONOTONIC) ^ (ep->serial << 32);
+    if (redial_init(&ep->loop, &corednssrc_ops, ep,
+                    clock_ns(CLOCK_MONOTONIC) ^ (ep->serial << 32)) != 0) {
+        free(ep);
+        return NULL;
+    }
     return ep;
 }
 
-static int
-corednssrc_ep_start(struct corednssrc_ep *ep)
-{
-    int rc = pthread_create(&ep->thread, NULL, corednssrc_ep_main, ep);
-
-    ep->running = rc == 0;
-    return -rc;
-}
-
-/* Tell the thread to stop and cancel its stream; does not wait. */
-static void
-corednssrc_ep_signal(struct corednssrc_ep *ep)
-{
-    pthread_mutex_lock(&ep->mu);
-    ep->stop = true;
-    pthread_cond_broadcast(&ep->cv);
-    pthread_mutex_unlock(&ep->mu);
-    grpcstream_cancel(ep->gs);
-}
-
-static void
-corednssrc_ep_join(struct corednssrc_ep *ep)
-{
-    if (ep->running) {
-        pthread_join(ep->thread, NULL);
-        ep->running = false;
-    }
-}
 
 /* Stop, join and free a list of endpoints: all signalled first, so
    they wind down in parallel. */
@@ -963,10 +815,10 @@ static void
 corednssrc_ep_drop(struct corednssrc_ep **eps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        corednssrc_ep_signal(eps[i]);
+        redial_signal(&eps[i]->loop);
     }
     for (size_t i = 0; i < n; i++) {
-        corednssrc_ep_join(eps[i]);
+        redial_join(&eps[i]->loop);
         corednssrc_ep_free(eps[i]);
     }
 }
@@ -1074,7 +926,7 @@ corednssrc_set_endpoints(struct corednssrc *s,
     for (ssize_t i = 0; i < k; i++) {
         s->eps[i] = next[i];
         if (fresh[i] && s->started) {
-            corednssrc_ep_start(next[i]);
+            redial_start(&next[i]->loop);
         }
     }
     s->neps = (size_t)k;
@@ -1262,8 +1114,8 @@ corednssrc_start(struct corednssrc *s)
     }
     s->started = true;
     for (size_t i = 0; i < s->neps && rc == 0; i++) {
-        if (!s->eps[i]->running) {
-            rc = corednssrc_ep_start(s->eps[i]);
+        if (!s->eps[i]->loop.running) {
+            rc = redial_start(&s->eps[i]->loop);
         }
     }
     pthread_mutex_unlock(&s->set_mu);
@@ -1277,10 +1129,10 @@ corednssrc_stop(struct corednssrc *s)
     s->started = false;
     s->stopped = true;
     for (size_t i = 0; i < s->neps; i++) {
-        corednssrc_ep_signal(s->eps[i]);
+        redial_signal(&s->eps[i]->loop);
     }
     for (size_t i = 0; i < s->neps; i++) {
-        corednssrc_ep_join(s->eps[i]);
+        redial_join(&s->eps[i]->loop);
     }
     pthread_mutex_unlock(&s->set_mu);
 }
@@ -1333,7 +1185,7 @@ corednssrc_endpoint_list(struct corednssrc *s,
         snprintf(out[i].target, sizeof(out[i].target), "%s", ep->target);
         out[i].serial = ep->serial;
         out[i].up = atomic_load(&ep->up);
-        out[i].attempt = atomic_load(&ep->attempt);
+        out[i].attempt = redial_failures(&ep->loop);
     }
     pthread_mutex_unlock(&s->set_mu);
     return n;

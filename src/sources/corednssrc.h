@@ -9,10 +9,10 @@
  * thread-safe (the pipeline's pipeline_submit_cb is).
  *
  * A stream that fails or ends is dialled again after an exponential
- * backoff with full jitter: a delay drawn uniformly from [0, ceiling],
- * where the ceiling is 500 ms doubled per failed attempt up to 30 s.  A
- * healthy stream (one that delivered an event, or stayed up 10 s) resets
- * the ceiling.  Failures are logged at warn when an endpoint's state
+ * backoff with full jitter (the loop of redial.h): a delay drawn
+ * uniformly from [0, ceiling], where the ceiling is 500 ms doubled per
+ * failed attempt up to 30 s.  A healthy stream (one that delivered an
+ * event, or stayed up 10 s) resets the ceiling.  Failures are logged at warn when an endpoint's state
  * changes (up, refused token, unreachable, ...), not at every retry.
  *
  * The bearer token is the one the Kubernetes code read from the Secret
@@ -50,11 +50,6 @@
 #define COREDNSSRC_TARGET_MAX 254
 /* Largest token file read; a longer file is refused. */
 #define COREDNSSRC_TOKEN_MAX 4096
-/* Backoff ceiling: starts here, doubles per failure, stops at the max. */
-#define COREDNSSRC_BACKOFF_MIN_NS 500000000ull
-#define COREDNSSRC_BACKOFF_MAX_NS 30000000000ull
-/* A stream up this long counts as healthy even without events. */
-#define COREDNSSRC_HEALTHY_NS 10000000000ull
 /* The plugin's Subscribe method. */
 #define COREDNSSRC_METHOD "/ugallu.dnsstream.v1.UgalluDNSStream/Subscribe"
 
@@ -205,11 +200,5 @@ int corednssrc_decode(const uint8_t *msg, size_t len, struct event *ev);
 
 /* Stable label of a decode error (either sign): "coredns_protobuf"... */
 const char *corednssrc_error_name(int err);
-
-/* Backoff ceiling after attempt failures: min(max, min * 2^attempt). */
-uint64_t corednssrc_backoff_ceiling_ns(unsigned attempt);
-
-/* Full jitter: the delay for attempt given a uniform 64-bit random. */
-uint64_t corednssrc_backoff_ns(unsigned attempt, uint64_t random);
 
 #endif

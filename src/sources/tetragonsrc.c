@@ -23,8 +23,8 @@
 #include "core/metrics.h"
 #include "core/pbwire.h"
 #include "event/dnswire.h"
-#include "sources/corednssrc.h"
 #include "sources/grpcstream.h"
+#include "sources/redial.h"
 
 /* GetEventsResponse */
 #define TG_RESP_KPROBE 9u
@@ -614,43 +614,14 @@ struct tetragonsrc {
     char target[TETRAGONSRC_TARGET_MAX];
     event_emit_fn *emit;
     void *ctx;
-    struct grpcstream *gs;
-    pthread_t thread;
-    pthread_mutex_t mu;      /* guards stop; cv waits on it */
-    pthread_cond_t cv;       /* CLOCK_MONOTONIC; wakes the backoff */
-    bool stop;
+    struct redial loop;      /* the stream and its thread */
+    bool loop_ready;         /* loop initialised */
     bool started;
-    bool running;
-    int state;               /* last reported stream state */
-    uint64_t rng;            /* jitter state; stream thread */
+    int state;               /* last reported stream state; loop thread */
     struct tetragonsrc_counters c;
     struct metrics_series *m_connected, *m_reconnects, *m_events;
     struct metrics_series *m_last_event;
 };
-
-/* xorshift64*: the jitter needs spread, not secrecy. */
-static uint64_t
-tetragonsrc_random(uint64_t *state)
-{
-    uint64_t x = *state != 0 ? *state : 0x2545f4914f6cdd1dull;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545f4914f6cdd1dull;
-}
-
-static bool
-tetragonsrc_stopping(struct tetragonsrc *s)
-{
-    bool stop;
-
-    pthread_mutex_lock(&s->mu);
-    stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
-}
 
 /* The server's status details made safe to quote in a log line. */
 static void
@@ -690,8 +661,9 @@ tetragonsrc_report(struct tetragonsrc *s, int state, const char *why)
 
 /* Decode one response and hand it on, skip it, or count it. */
 static void
-tetragonsrc_deliver(struct tetragonsrc *s, const uint8_t *msg, size_t len)
+tetragonsrc_deliver(void *ctx, const uint8_t *msg, size_t len)
 {
+    struct tetragonsrc *s = ctx;
     struct event ev;
     int rc = tetragonsrc_decode(msg, len, &ev, NULL);
 
@@ -715,84 +687,66 @@ tetragonsrc_deliver(struct tetragonsrc *s, const uint8_t *msg, size_t len)
                 (int64_t)(clock_ns(CLOCK_REALTIME) / TETRAGONSRC_NS));
 }
 
-/* Read an open stream to its end.  Returns whether it was healthy. */
-static bool
-tetragonsrc_run(struct tetragonsrc *s)
+/* The stream came up or went down. */
+static void
+tetragonsrc_up(void *ctx, int up)
 {
-    uint64_t start = clock_ns(CLOCK_MONOTONIC);
-    uint64_t messages = 0;
-    const uint8_t *msg;
-    size_t len;
+    struct tetragonsrc *s = ctx;
 
-    atomic_store(&s->c.up, 1);
-    atomic_fetch_add(&s->c.connects, 1);
-    metrics_set(s->m_connected, 1);
-    tetragonsrc_report(s, GRPCSTREAM_OK, "");
-
-    while (grpcstream_read(s->gs, &msg, &len) == 1) {
-        tetragonsrc_deliver(s, msg, len);
-        messages++;
+    atomic_store(&s->c.up, (uint64_t)up);
+    metrics_set(s->m_connected, up);
+    if (up) {
+        atomic_fetch_add(&s->c.connects, 1);
+        tetragonsrc_report(s, GRPCSTREAM_OK, "");
     }
-
-    atomic_store(&s->c.up, 0);
-    metrics_set(s->m_connected, 0);
-    return messages > 0 || clock_ns(CLOCK_MONOTONIC) - start >=
-                           COREDNSSRC_HEALTHY_NS;
 }
 
-/* One dial: open, read to the end, close, report.  Returns healthy. */
-static bool
-tetragonsrc_attempt(struct tetragonsrc *s)
+/* The call of every dial: GetEventsRequest{}, all events (the policy
+ * does the filtering). */
+static int
+tetragonsrc_prepare(void *ctx, struct grpcstream_opts *o, const void **req,
+                    size_t *reqlen, char *secret, size_t secret_len)
 {
-    static const uint8_t request[1];   /* GetEventsRequest{}: all events */
-    char details[GRPCSTREAM_DETAILS_MAX];
-    struct grpcstream_opts o = {
-        .target = s->target,
-        .method = TETRAGONSRC_METHOD,
-        .keepalive_ms = TETRAGONSRC_KEEPALIVE_MS,
-        .open_timeout_ms = TETRAGONSRC_OPEN_TIMEOUT_MS,
-    };
-    bool healthy = false;
-    int rc = grpcstream_open(s->gs, &o, request, 0);
-    int status;
+    static const uint8_t request[1];
+    struct tetragonsrc *s = ctx;
 
-    if (rc == 0) {
-        healthy = tetragonsrc_run(s);
-    }
-    status = grpcstream_status(s->gs, details, sizeof(details));
-    grpcstream_close(s->gs);
-
-    if (rc != -ECANCELED && !tetragonsrc_stopping(s)) {
-        tetragonsrc_report(s, status > 0 ? status :
-                           (rc < 0 ? rc : GRPCSTREAM_UNAVAILABLE), details);
-    }
-    return healthy;
+    (void)secret;
+    (void)secret_len;
+    o->target = s->target;
+    o->method = TETRAGONSRC_METHOD;
+    o->keepalive_ms = TETRAGONSRC_KEEPALIVE_MS;
+    o->open_timeout_ms = TETRAGONSRC_OPEN_TIMEOUT_MS;
+    *req = request;
+    *reqlen = 0;
+    return 0;
 }
 
-/* The stream thread: dial, stream, back off, again, until stopped. */
-static void *
-tetragonsrc_main(void *arg)
+/* How an attempt ended: a call that ended cleanly still means the
+ * stream is gone. */
+static void
+tetragonsrc_ended(void *ctx, int status, int open_rc, const char *details)
 {
-    struct tetragonsrc *s = arg;
-    unsigned failures = 0;
-    bool first = true;
-
-    while (!tetragonsrc_stopping(s)) {
-        uint64_t delay;
-
-        if (!first) {
-            atomic_fetch_add(&s->c.reconnects, 1);
-            metrics_inc(s->m_reconnects);
-        }
-        first = false;
-        failures = tetragonsrc_attempt(s) ? 0 : failures + (failures < 64);
-
-        delay = corednssrc_backoff_ns(failures > 0 ? failures - 1 : 0,
-                                      tetragonsrc_random(&s->rng));
-        clock_wait(&s->mu, &s->cv, &s->stop, delay);
-    }
-    return NULL;
+    tetragonsrc_report(ctx, status > 0 ? status :
+                       (open_rc < 0 ? open_rc : GRPCSTREAM_UNAVAILABLE),
+                       details);
 }
+
+static void
+tetragonsrc_redialing(void *ctx)
+{
+    struct tetragonsrc *s = ctx;
+
+    atomic_fetch_add(&s->c.reconnects, 1);
+    metrics_inc(s->m_reconnects);
+}
+
+static const struct redial_ops tetragonsrc_ops = {
+    .prepare = tetragonsrc_prepare,
+    .deliver = tetragonsrc_deliver,
+    .up = tetragonsrc_up,
+    .ended = tetragonsrc_ended,
+    .redialing = tetragonsrc_redialing,
+};
 
 static void
 tetragonsrc_metrics(struct tetragonsrc *s)
@@ -809,31 +763,6 @@ tetragonsrc_metrics(struct tetragonsrc *s)
         src, "Unix time of the last event from a source.");
 }
 
-/* The mutex, the monotonic condition and the stream object. */
-static int
-tetragonsrc_sync_init(struct tetragonsrc *s)
-{
-    pthread_condattr_t attr;
-    int rc;
-
-    if (pthread_condattr_init(&attr) != 0) {
-        return -ENOMEM;
-    }
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0) {
-        rc = pthread_cond_init(&s->cv, &attr);
-    }
-    pthread_condattr_destroy(&attr);
-    if (rc != 0) {
-        return -rc;
-    }
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
-        pthread_cond_destroy(&s->cv);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
 struct tetragonsrc *
 tetragonsrc_open(const struct tetragonsrc_opts *o, event_emit_fn *emit,
                  void *ctx, char *err, size_t errlen)
@@ -848,25 +777,24 @@ tetragonsrc_open(const struct tetragonsrc_opts *o, event_emit_fn *emit,
         return NULL;
     }
     s = calloc(1, sizeof(*s));
-    if (s == NULL || tetragonsrc_sync_init(s) < 0) {
-        free(s);
+    if (s == NULL) {
         snprintf(err, errlen, "tetragon: out of memory");
         return NULL;
     }
     /* Paired with the shutdown in tetragonsrc_free(); gRPC counts. */
     grpcstream_global_init();
-    s->gs = grpcstream_new();
-    if (s->gs == NULL) {
+    if (redial_init(&s->loop, &tetragonsrc_ops, s,
+                    clock_ns(CLOCK_MONOTONIC)) != 0) {
         tetragonsrc_free(s);
         snprintf(err, errlen, "tetragon: out of memory");
         return NULL;
     }
+    s->loop_ready = true;
 
     snprintf(s->target, sizeof(s->target), "%s", target);
     s->emit = emit;
     s->ctx = ctx;
     s->state = -1000;
-    s->rng = clock_ns(CLOCK_MONOTONIC);
     tetragonsrc_metrics(s);
     return s;
 }
@@ -880,25 +808,16 @@ tetragonsrc_start(struct tetragonsrc *s)
         return -EALREADY;
     }
     s->started = true;
-    rc = pthread_create(&s->thread, NULL, tetragonsrc_main, s);
-    s->running = rc == 0;
-    return -rc;
+    rc = redial_start(&s->loop);
+    return rc;
 }
 
 void
 tetragonsrc_stop(struct tetragonsrc *s)
 {
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    grpcstream_cancel(s->gs);
-
+    redial_signal(&s->loop);
     s->started = true;
-    if (s->running) {
-        pthread_join(s->thread, NULL);
-        s->running = false;
-    }
+    redial_join(&s->loop);
 }
 
 void
@@ -907,12 +826,9 @@ tetragonsrc_free(struct tetragonsrc *s)
     if (s == NULL) {
         return;
     }
-    if (s->gs != NULL) {
-        tetragonsrc_stop(s);
-        grpcstream_free(s->gs);
+    if (s->loop_ready) {
+        redial_destroy(&s->loop);
     }
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
     free(s);
     grpcstream_global_shutdown();
 }

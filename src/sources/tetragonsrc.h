@@ -17,8 +17,9 @@
  * otherwise, and always for DOT whose bytes are encrypted, the event is
  * an EVENT_KIND_FLOW.
  *
- * A stream that fails or ends is dialled again with corednssrc's backoff
- * (full jitter, 500 ms doubling to 30 s, reset by a healthy stream).
+ * A stream that fails or ends is dialled again after a backoff (the loop
+ * of redial.h: full jitter, 500 ms doubling to 30 s, reset by a healthy
+ * stream).
  *
  * Known shortcomings: Tetragon sees what a process sends, never the
  * answer, so events carry no response side: no rcode, latency, answers or

@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "event/event.h"
 #include "sources/corednssrc.h"
+#include "sources/redial.h"
 
 /* ---- a tiny protobuf writer ---------------------------------------- */
 
@@ -521,10 +522,10 @@ test_backoff_ceiling(void **state)
 
     (void)state;
     for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        assert_true(corednssrc_backoff_ceiling_ns(i) == want[i]);
+        assert_true(redial_backoff_ceiling_ns(i) == want[i]);
     }
-    assert_true(corednssrc_backoff_ceiling_ns(64) == 30000000000ull);
-    assert_true(corednssrc_backoff_ceiling_ns(~0u) == 30000000000ull);
+    assert_true(redial_backoff_ceiling_ns(64) == 30000000000ull);
+    assert_true(redial_backoff_ceiling_ns(~0u) == 30000000000ull);
 }
 
 static void
@@ -536,10 +537,10 @@ test_backoff_jitter(void **state)
 
     (void)state;
     /* The ends of the range are reachable and never passed. */
-    assert_true(corednssrc_backoff_ns(0, 0) == 0);
-    assert_true(corednssrc_backoff_ns(0, 500000000ull) == 500000000ull);
-    assert_true(corednssrc_backoff_ns(0, 500000001ull) == 0);
-    assert_true(corednssrc_backoff_ns(3, UINT64_MAX) <= 4000000000ull);
+    assert_true(redial_backoff_ns(0, 0) == 0);
+    assert_true(redial_backoff_ns(0, 500000000ull) == 500000000ull);
+    assert_true(redial_backoff_ns(0, 500000001ull) == 0);
+    assert_true(redial_backoff_ns(3, UINT64_MAX) <= 4000000000ull);
 
     /* Uniform random input gives a spread over the whole range. */
     for (unsigned i = 0; i < n; i++) {
@@ -548,7 +549,7 @@ test_backoff_jitter(void **state)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        d = corednssrc_backoff_ns(2, x);
+        d = redial_backoff_ns(2, x);
         assert_true(d <= 2000000000ull);
         sum += d;
         lo = d < lo ? d : lo;
