@@ -232,6 +232,18 @@ main_http(struct main_run *r, int live)
     return 0;
 }
 
+/* spec.source.endpoints into out (at most 16).  Returns how many. */
+static size_t
+main_config_endpoints(const struct main_run *r, const char **out)
+{
+    size_t n = 0;
+
+    for (; n < r->cfg.source.nendpoints && n < 16; n++) {
+        out[n] = r->cfg.source.endpoints[n];
+    }
+    return n;
+}
+
 /*
  * The CoreDNS plugin endpoints to follow: --coredns-endpoint, else the
  * config's endpoints when its mode is coredns-ugallu.  Returns how many.
@@ -245,9 +257,7 @@ main_coredns_targets(const struct main_run *r, const char **out)
         out[n++] = r->opt.coredns_endpoints[i];
     }
     if (n == 0 && strcmp(r->cfg.source.mode, "coredns-ugallu") == 0) {
-        for (size_t i = 0; i < r->cfg.source.nendpoints && i < 16; i++) {
-            out[n++] = r->cfg.source.endpoints[i];
-        }
+        n = main_config_endpoints(r, out);
     }
     return n;
 }
@@ -311,17 +321,12 @@ static void
 main_coredns_fallback(struct main_run *r, struct supervisor_spec *p,
                       struct supervisor_spec *fb)
 {
-    const struct config_source *c = &r->cfg.source;
-
-    fb->coredns = r->coredns_fb_targets;
-    for (size_t i = 0; i < p->ncoredns; i++) {
-        r->coredns_fb_targets[fb->ncoredns++] = p->coredns[i];
-    }
+    fb->coredns = p->coredns;
+    fb->ncoredns = p->ncoredns;
     p->ncoredns = 0;
-    for (size_t i = 0; fb->ncoredns == 0 && i < c->nendpoints && i < 16;
-         i++) {
-        r->coredns_fb_targets[i] = c->endpoints[i];
-        fb->ncoredns = i + 1;
+    if (fb->ncoredns == 0) {
+        fb->coredns = r->coredns_fb_targets;
+        fb->ncoredns = main_config_endpoints(r, r->coredns_fb_targets);
     }
     fb->coredns_discover = fb->ncoredns == 0 && r->cluster != NULL;
 }

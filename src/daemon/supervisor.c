@@ -38,8 +38,8 @@ struct supervisor_set {
     int pcap_started;
     volatile sig_atomic_t stop;    /* pcapsrc_run's flag */
     _Atomic uint64_t last_ns;      /* monotonic time of the last event */
-    _Atomic uint64_t named;        /* events with a query name */
-    _Atomic uint64_t nameless;     /* plain DNS sends seen as flows */
+    _Atomic uint64_t named;        /* Tetragon: events with a name */
+    _Atomic uint64_t nameless;     /* Tetragon: plain DNS sends as flows */
     int answers_told, names_told;  /* DNSDetectorDegraded reported... */
     uint64_t answers_gen, names_gen; /* ...for this config generation */
 };
@@ -128,13 +128,23 @@ supervisor_emit(void *ctx, const struct event *ev)
     atomic_store_explicit(&set->last_ns,
                           clock_ns(CLOCK_MONOTONIC_COARSE),
                           memory_order_relaxed);
+    pipeline_submit_cb(set->sup->opt.pipe, ev);
+}
+
+/* Tetragon's events: also count those with and without a query name
+ * (supervisor_degraded() judges the policy by them). */
+static void
+supervisor_emit_tetragon(void *ctx, const struct event *ev)
+{
+    struct supervisor_set *set = ctx;
+
     if (ev->qname_len > 0) {
         atomic_fetch_add_explicit(&set->named, 1, memory_order_relaxed);
     } else if (ev->kind == EVENT_KIND_FLOW &&
                ev->transport != EVENT_TRANSPORT_DOT) {
         atomic_fetch_add_explicit(&set->nameless, 1, memory_order_relaxed);
     }
-    pipeline_submit_cb(set->sup->opt.pipe, ev);
+    supervisor_emit(ctx, ev);
 }
 
 static void
@@ -402,8 +412,8 @@ supervisor_open_tetragon(struct supervisor_set *set)
     struct tetragonsrc_opts to = {.target = set->spec->tetragon};
     char err[512] = "";
 
-    set->tetragon = tetragonsrc_open(&to, supervisor_emit, set, err,
-                                     sizeof(err));
+    set->tetragon = tetragonsrc_open(&to, supervisor_emit_tetragon, set,
+                                     err, sizeof(err));
     if (set->tetragon == NULL || tetragonsrc_start(set->tetragon) != 0) {
         log_error("tetragon source failed", "error=\"%s\"", err);
         return -EINVAL;

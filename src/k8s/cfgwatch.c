@@ -295,12 +295,6 @@ cfgwatch_on_event(enum kclient_event type, json_t *obj, const char *rv,
 static json_t *
 cfgwatch_detectors_json(const struct config *cfg)
 {
-    const int enabled[CFGWATCH_NDETECTORS] = {
-        cfg->blocklist.enabled, cfg->dga.enabled, cfg->slow_query.enabled,
-        cfg->tunneling.enabled, cfg->exfiltration.enabled,
-        cfg->doh.enabled, cfg->dot.enabled, cfg->young_domain.enabled,
-        cfg->anomalous_port.enabled,
-    };
     json_t *d = json_object();
     char labels[64];
 
@@ -308,7 +302,9 @@ cfgwatch_detectors_json(const struct config *cfg)
         snprintf(labels, sizeof(labels), "detector=\"%s\"",
                  cfgwatch_detectors[i]);
         json_object_set_new(d, cfgwatch_detectors[i], json_pack(
-            "{s:b, s:I}", "enabled", enabled[i], "fires",
+            "{s:b, s:I}", "enabled",
+            config_detector_enabled(cfg, cfgwatch_detectors[i]) == 1,
+            "fires",
             (json_int_t)metrics_value("ugallu_dns_detector_fires_total",
                                       labels)));
     }

@@ -638,41 +638,26 @@ corednssrc_token(struct corednssrc *s, char *out, size_t size)
     return n > 0 ? 0 : -ENOKEY;
 }
 
-/* Copy text for a log field: quotes and control bytes become '_'. */
-static void
-corednssrc_clean(const char *in, char *out, size_t size)
-{
-    size_t i = 0;
-
-    for (; in[i] != '\0' && i + 1 < size; i++) {
-        unsigned char ch = (unsigned char)in[i];
-
-        out[i] = ch < 0x20 || ch == '"' || ch == '\\' ? '_' : (char)ch;
-    }
-    out[i] = '\0';
-}
-
-/* Log what an endpoint reports, at warn only when its state changes. */
+/* Log what an endpoint reports, at warn only when its state changes;
+ * why is safe to quote (redial.h, or text of our own). */
 static void
 corednssrc_report(struct corednssrc_ep *ep, int state, const char *why)
 {
-    char text[GRPCSTREAM_DETAILS_MAX];
     int level = state == ep->state ? LOG_DEBUG : LOG_WARN;
 
-    corednssrc_clean(why, text, sizeof(text));
     ep->state = state;
     if (state == COREDNSSRC_ST_UP) {
         log_info("coredns stream up", "endpoint=%s", ep->target);
     } else if (state == COREDNSSRC_ST_NO_TOKEN) {
         log_at(level, "coredns token unusable", "endpoint=%s file=%s "
-               "error=\"%s\"", ep->target, ep->src->token_file, text);
+               "error=\"%s\"", ep->target, ep->src->token_file, why);
     } else if (state == GRPCSTREAM_UNAUTHENTICATED) {
         log_at(level, "coredns refused the token", "endpoint=%s "
-               "details=\"%s\"", ep->target, text);
+               "details=\"%s\"", ep->target, why);
     } else if (state >= 0) {
         log_at(level, "coredns stream down", "endpoint=%s status=%s "
                "details=\"%s\"", ep->target, grpcstream_status_name(state),
-               text);
+               why);
     } else {
         log_at(level, "coredns stream down", "endpoint=%s error=\"%s\"",
                ep->target, strerror(-state));

@@ -12,8 +12,9 @@
  * backoff with full jitter (the loop of redial.h): a delay drawn
  * uniformly from [0, ceiling], where the ceiling is 500 ms doubled per
  * failed attempt up to 30 s.  A healthy stream (one that delivered an
- * event, or stayed up 10 s) resets the ceiling.  Failures are logged at warn when an endpoint's state
- * changes (up, refused token, unreachable, ...), not at every retry.
+ * event, or stayed up 10 s) resets the ceiling.  Failures are logged at
+ * warn when an endpoint's state changes (up, refused token, unreachable,
+ * ...), not at every retry.
  *
  * The bearer token is the one the Kubernetes code read from the Secret
  * ugallu-coredns-grpc-token (corednssrc_set_token()), else the content

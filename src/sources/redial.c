@@ -72,6 +72,19 @@ redial_run(struct redial *r)
            clock_ns(CLOCK_MONOTONIC) - start >= REDIAL_HEALTHY_NS;
 }
 
+/* The server's status details made safe to quote in a log field. */
+static void
+redial_clean(char *text)
+{
+    for (; *text != '\0'; text++) {
+        unsigned char c = (unsigned char)*text;
+
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+            *text = '?';
+        }
+    }
+}
+
 /* One dial: prepare, open, read to the end, close, tell.  Returns
  * whether it was healthy. */
 static bool
@@ -98,6 +111,7 @@ redial_attempt(struct redial *r)
     }
     status = grpcstream_status(r->gs, details, sizeof(details));
     grpcstream_close(r->gs);
+    redial_clean(details);
 
     if (rc != -ECANCELED && !redial_stopping(r)) {
         r->ops->ended(r->ctx, status, rc, details);

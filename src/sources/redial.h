@@ -49,7 +49,9 @@ struct redial_ops {
     /* The stream came up (1) or went down (0). */
     void (*up)(void *ctx, int up);
     /* How an attempt ended: status is grpcstream_status() (-1 unknown),
-     * open_rc grpcstream_open()'s result, details the server's message. */
+     * open_rc grpcstream_open()'s result, details the server's message,
+     * safe to quote in a log field (quotes, backslashes, control and
+     * non-ASCII bytes made '?'). */
     void (*ended)(void *ctx, int status, int open_rc, const char *details);
     /* A dial after the first is about to be made. */
     void (*redialing)(void *ctx);

@@ -623,36 +623,19 @@ struct tetragonsrc {
     struct metrics_series *m_last_event;
 };
 
-/* The server's status details made safe to quote in a log line. */
-static void
-tetragonsrc_clean(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-
-    for (; in[n] != '\0' && n + 1 < size; n++) {
-        unsigned char c = (unsigned char)in[n];
-
-        out[n] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' ?
-                 '?' : (char)c;
-    }
-    out[n] = '\0';
-}
-
 /* Log a change of the stream's state at warn; repeats at debug. */
 static void
 tetragonsrc_report(struct tetragonsrc *s, int state, const char *why)
 {
     int level = state == s->state ? LOG_DEBUG : LOG_WARN;
-    char details[GRPCSTREAM_DETAILS_MAX];
 
-    tetragonsrc_clean(why, details, sizeof(details));
     s->state = state;
     if (state == GRPCSTREAM_OK) {
         log_info("tetragon stream up", "target=%s", s->target);
     } else if (state > 0) {
         log_at(level, "tetragon stream down", "target=%s status=%s "
                "details=\"%s\"", s->target, grpcstream_status_name(state),
-               details);
+               why);
     } else {
         log_at(level, "tetragon stream down", "target=%s error=\"%s\"",
                s->target, strerror(-state));

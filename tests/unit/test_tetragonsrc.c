@@ -19,55 +19,9 @@
 #include "event/event.h"
 #include "sources/grpcstream.h"
 #include "sources/tetragonsrc.h"
+#include "pbw.h"
 
-/* ---- a tiny protobuf writer ---------------------------------------- */
-
-struct pbw {
-    uint8_t buf[2048];
-    size_t len;
-    size_t bounds[32];   /* offsets where a field ends */
-    size_t nbounds;
-};
-
-static void
-pbw_varint(struct pbw *w, uint64_t v)
-{
-    while (v >= 0x80) {
-        w->buf[w->len++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    w->buf[w->len++] = (uint8_t)v;
-}
-
-static void
-pbw_mark(struct pbw *w)
-{
-    w->bounds[w->nbounds++] = w->len;
-}
-
-static void
-pbw_uint(struct pbw *w, unsigned field, uint64_t v)
-{
-    pbw_varint(w, (uint64_t)field << 3);
-    pbw_varint(w, v);
-    pbw_mark(w);
-}
-
-static void
-pbw_bytes(struct pbw *w, unsigned field, const void *p, size_t n)
-{
-    pbw_varint(w, (uint64_t)field << 3 | 2);
-    pbw_varint(w, n);
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
-    pbw_mark(w);
-}
-
-static void
-pbw_str(struct pbw *w, unsigned field, const char *s)
-{
-    pbw_bytes(w, field, s, strlen(s));
-}
+/* ---- more of the protobuf writer (pbw.h) ---------------------------- */
 
 static void
 pbw_msg(struct pbw *w, unsigned field, const struct pbw *m)
