@@ -55,8 +55,12 @@ detector's entropy estimate; names under a platform suffix, which the
 detector does not judge, never fire).  Words are counted but not used
 for calibration: host names are what the detector sees and they score
 worse than words.  Lengths under MIN_LEN get no threshold (the detector
-never fires on them).  The test set plays no part, and no generated
-DGA name plays any part in the model or its thresholds.
+never fires on them).  The burst thresholds are calibrated the same
+way with BURST_RATE of the host names firing at minLength MIN_LEN: the
+looser bar the detector uses for the names of a client that has just
+had several suspicious names answered NXDOMAIN.  The test set plays no
+part, and no generated DGA name plays any part in the model or its
+thresholds.
 
 The model file also lists, as "provider" lines, the dynamic-DNS and
 free-subdomain providers whose customers' labels the detector judges:
@@ -96,6 +100,7 @@ FOLDS = 5
 TARGET_RATE = 0.005     # of host names flagged at the settings below
 REC_MIN_LEN = 6         # the recommended minLength and minEntropy
 REC_MIN_ENTROPY = 2.5
+BURST_RATE = 0.05       # of host names flagged at the burst thresholds
 POOL_MIN = 400
 MIN_LEN = 4
 MAX_LEN = 24            # the threshold of this length serves longer ones
@@ -451,12 +456,11 @@ def platform_labels(trained, psl, provider_names):
     return out
 
 
-def calibrate(scores, skipped):
+def calibrate(scores, skipped, rate=TARGET_RATE, min_len=REC_MIN_LEN):
     """[(length, letters threshold, others threshold)] for MIN_LEN to
     MAX_LEN: mean + Z * sd of the scores of that class and length, with Z
-    such that TARGET_RATE of the host names of scores fire at
-    minLength REC_MIN_LEN and minEntropy REC_MIN_ENTROPY (the skipped
-    ones never fire)."""
+    such that rate of the host names of scores fire at minLength min_len
+    and minEntropy REC_MIN_ENTROPY (the skipped ones never fire)."""
     par = spread(scores)
 
     def z(label, s):
@@ -464,9 +468,9 @@ def calibrate(scores, skipped):
         return (s - mean) / sd
 
     judged = sorted(z(label, s) for label, s in scores.items()
-                    if label not in skipped and len(label) >= REC_MIN_LEN and
+                    if label not in skipped and len(label) >= min_len and
                     entropy(label) >= REC_MIN_ENTROPY)
-    zt = judged[int(len(scores) * TARGET_RATE)]
+    zt = judged[int(len(scores) * rate)]
     return [(n,) + tuple(par[c, n][0] + zt * par[c, n][1] for c in (0, 1))
             for n in range(MIN_LEN, MAX_LEN + 1)]
 
@@ -566,6 +570,11 @@ def header_lines(sizes, trained, held, nextra, evaluation):
         "  those host names fire at minLength %d, minEntropy %.1f; none"
         % (REC_MIN_LEN, REC_MIN_ENTROPY),
         "  below %d" % MIN_LEN,
+        "'burst-threshold LEN X Y': the same with %.0f%% of those host"
+        % (100 * BURST_RATE),
+        "  names firing at minLength %d; the bar for the names of a client"
+        % MIN_LEN,
+        "  in an NXDOMAIN burst",
         "'provider NAME': dynamic-DNS / free-subdomain provider whose",
         "  customers' labels are judged (public suffix list sections",
         "  %s; and %s)" % (", ".join(PROVIDER_SECTIONS[:4]) + ", ...",
@@ -587,7 +596,9 @@ def main():
     trained, held = split_sources(sources)
     extra = extra_names(index, trained, held)
     skipped = platform_labels(trained, psl, set(providers(psl_file)))
-    thresholds = calibrate(out_of_fold(trained, extra), skipped)
+    scores = out_of_fold(trained, extra)
+    thresholds = calibrate(scores, skipped)
+    burst = calibrate(scores, skipped, BURST_RATE, MIN_LEN)
     model = train([label for _, label, _ in trained] + sorted(extra))
 
     test_hosts = [n for s, n, _ in held if s in HOST_SOURCES]
@@ -605,6 +616,7 @@ def main():
     header = header_lines(sizes, trained, held, len(extra), evaluation)
     directives = ["ngram-order %d" % ORDER]
     directives += ["threshold %d %.4f %.4f" % t for t in thresholds]
+    directives += ["burst-threshold %d %.4f %.4f" % t for t in burst]
     directives += ["provider %s" % p for p in providers(psl_file)]
     write_model(out, model, header, directives)
     write_held_out(held_path, held)

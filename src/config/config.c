@@ -135,6 +135,8 @@ static const struct cfg_field cfg_dga_fields[] = {
     CFG_UINT("minLength", dga.min_length, 1, 253),
     CFG_DBL("minEntropy", dga.min_entropy, 0, 8),
     CFG_DBL("maxNgramScore", dga.max_ngram, -DBL_MAX, DBL_MAX),
+    CFG_UINT("nxdomainBurst", dga.nxdomain_burst, 0, 16),
+    CFG_DUR("burstWindow", dga.burst_window_ns),
     CFG_END,
 };
 
@@ -275,6 +277,8 @@ config_defaults(struct config *c)
     c->dga.enabled = 1;
     c->dga.min_length = 12;
     c->dga.min_entropy = 3.5;
+    c->dga.nxdomain_burst = 4;
+    c->dga.burst_window_ns = 600ull * 1000000000;
     c->slow_query.enabled = 1;
     c->slow_query.latency_p99_ns = 500ull * 1000000;
 

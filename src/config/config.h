@@ -56,6 +56,8 @@ struct config_dga {
     double min_entropy;     /* minEntropy, default 3.5 */
     double max_ngram;       /* maxNgramScore, default 0: use the
                                threshold shipped with the model */
+    unsigned nxdomain_burst; /* nxdomainBurst, default 4; 0: off */
+    uint64_t burst_window_ns; /* burstWindow, default 10m */
 };
 
 struct config_slow {

@@ -25,12 +25,27 @@
  * minLength and minEntropy stay hard floors.  Labels shorter than the
  * shortest length the model has a threshold for never fire.
  *
- * Known shortcoming: at 1 in 200 real host names flagged, random labels
- * of fewer than about 9 letters are often missed (half of conficker's
- * 4-9 letter names at minLength 6), as are about 40 % of pronounceable
- * ones (simda), because that many real short names (acronyms,
- * "dhcpy6d", people's names run together) score as badly; names glued
- * from dictionary words (suppobox, matsnu) are missed at any length.
+ * NXDOMAIN bursts: malware running a DGA tries its names one after the
+ * other and nearly all come back NXDOMAIN.  A name answered NXDOMAIN
+ * that passes the model's looser burst bar (burst-threshold lines: 1 in
+ * 20 real host names, labels from 4 characters whatever minLength says)
+ * is noted for its client (detectors/dgaburst.h).  Once a client has
+ * nxdomainBurst such names of distinct domains within burstWindow it is
+ * in a burst: each of its names that passes the burst bar fires,
+ * answered or not (the domain the operator did register resolves), and
+ * the names noted before the burst was recognised are reported then.
+ * Only sources that see answers make bursts.
+ *
+ * Known shortcoming: by the name alone, at 1 in 200 real host names
+ * flagged, random labels of fewer than about 9 letters are often missed
+ * (half of conficker's 4-9 letter names at minLength 6), as are about
+ * 40 % of pronounceable ones (simda), because that many real short names
+ * (acronyms, "dhcpy6d", people's names run together) score as badly;
+ * bursts recover most but not all of them (conficker 79 %, simda 87 %
+ * in replayed sessions).  Names glued from dictionary words (suppobox,
+ * matsnu) are missed at any length.  Inside a burst 3 to 4 % of the
+ * client's real names fire too, and a cache in front of the pods makes
+ * all their NXDOMAIN answers one client's.
  *
  * The entropy is that of the alphabet the label was drawn from, estimated
  * from the label with the Chao-Shen coverage correction (Chao and Shen,
@@ -67,6 +82,7 @@
 #include "core/datadir.h"
 #include "detectors/chain.h"
 #include "detectors/detector.h"
+#include "detectors/dgaburst.h"
 
 #define DGA_MODEL_FILE "ngram-model.txt"
 #define DGA_ALPHABET "abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -80,6 +96,10 @@
 #define DGA_CLASSES 2           /* letters only; with a digit or '-' */
 #define DGA_PROVIDERS_MAX 1024
 #define DGA_PROVIDER_LEN 64     /* longest provider name, with its NUL */
+#define DGA_BARS 2              /* the name's own; a client in a burst */
+#define DGA_RCODE_NXDOMAIN 3
+#define DGA_FULL 1              /* dga_judge: measure everything */
+#define DGA_BURST 2             /* dga_judge: also at the burst bar */
 
 /* One n-gram of the model, in an open-addressing table. */
 struct dga_gram {
@@ -95,6 +115,13 @@ struct dga {
     /* Fire at or below this mean log-probability, by label class and
      * length (longer labels use the last); -INFINITY never fires. */
     double max_score[DGA_CLASSES][DGA_LENGTHS];
+    /* The same for a client in an NXDOMAIN burst, from the model's
+     * burst-threshold lines; burst_min_length is the first length. */
+    double burst_score[DGA_CLASSES][DGA_LENGTHS];
+    unsigned burst_min_length;
+    unsigned nxdomain_burst;     /* nxdomainBurst; 0: off */
+    uint64_t burst_window_ns;
+    struct dgaburst *bursts;     /* NULL when off */
     unsigned order;          /* symbols of the longest n-gram, 2-5 */
     struct dga_gram *grams;  /* mask + 1 slots, owned */
     uint32_t mask;
@@ -111,8 +138,10 @@ struct dga_verdict {
     double entropy;
     double score;
     double max_score;         /* the threshold for that class and length */
+    double burst_score;       /* the burst bar for that class and length */
     const char *skipped;      /* why it was not judged, or NULL */
-    int fire;
+    int fire;                 /* beyond the name's own bar */
+    int burst_fire;           /* beyond the burst bar (DGA_BURST) */
 };
 
 /* Model loading state, for messages. */
@@ -123,8 +152,8 @@ struct dga_load {
     struct dga_gram *list;  /* n-grams read, before the table is built */
     size_t n, cap;
     int have_threshold;
-    /* NAN where no line set it */
-    double threshold[DGA_CLASSES][DGA_LENGTHS];
+    /* NAN where no line set it; [0] threshold, [1] burst-threshold */
+    double threshold[DGA_BARS][DGA_CLASSES][DGA_LENGTHS];
 };
 
 /* Index of a label character: a-z, 0-9, and '-' for anything else. */
@@ -278,10 +307,11 @@ dga_order_line(struct dga_load *ld, const char *args)
     return 0;
 }
 
-/* "threshold LEN X Y": for labels of LEN characters, X for those of
- * letters only and Y for those with a digit or '-'. */
+/* "threshold LEN X Y" (bar 0) or "burst-threshold LEN X Y" (bar 1):
+ * for labels of LEN characters, X for those of letters only and Y for
+ * those with a digit or '-'. */
 static int
-dga_threshold_line(struct dga_load *ld, const char *args)
+dga_threshold_line(struct dga_load *ld, const char *args, int bar)
 {
     char *end;
     unsigned long len = strtoul(args, &end, 10);
@@ -302,9 +332,9 @@ dga_threshold_line(struct dga_load *ld, const char *args)
         return -1;
     }
     for (size_t c = 0; c < DGA_CLASSES; c++) {
-        ld->threshold[c][len] = value[c];
+        ld->threshold[bar][c][len] = value[c];
     }
-    ld->have_threshold = 1;
+    ld->have_threshold |= bar == 0;
     return 0;
 }
 
@@ -332,7 +362,7 @@ static int
 dga_model_line(struct dga_load *ld, const char *line)
 {
     size_t klen = strcspn(line, " \t\r\n");
-    char key[16];
+    char key[24];
 
     if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0') {
         return 0;
@@ -346,7 +376,10 @@ dga_model_line(struct dga_load *ld, const char *line)
         return dga_order_line(ld, line + klen);
     }
     if (strcmp(key, "threshold") == 0) {
-        return dga_threshold_line(ld, line + klen);
+        return dga_threshold_line(ld, line + klen, 0);
+    }
+    if (strcmp(key, "burst-threshold") == 0) {
+        return dga_threshold_line(ld, line + klen, 1);
     }
     if (strcmp(key, "provider") == 0) {
         return dga_provider_line(ld, line + klen);
@@ -416,21 +449,34 @@ dga_provider_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* Per-length thresholds from the lines read: each length takes the
- * line of the longest length not above it; none below the first. */
-static void
-dga_model_thresholds(struct dga *g, const struct dga_load *ld)
+/* One bar's per-length thresholds from the lines read: each length
+ * takes the line of the longest length not above it; none below the
+ * first.  Returns the first length with a line (DGA_LENGTHS: none). */
+static unsigned
+dga_model_bar(double out[DGA_CLASSES][DGA_LENGTHS],
+              const double in[DGA_CLASSES][DGA_LENGTHS])
 {
+    unsigned first = DGA_LENGTHS;
+
     for (size_t c = 0; c < DGA_CLASSES; c++) {
         double cur = -INFINITY;
 
         for (size_t len = 0; len < DGA_LENGTHS; len++) {
-            if (!isnan(ld->threshold[c][len])) {
-                cur = ld->threshold[c][len];
+            if (!isnan(in[c][len])) {
+                cur = in[c][len];
+                first = len < first ? (unsigned)len : first;
             }
-            g->max_score[c][len] = cur;
+            out[c][len] = cur;
         }
     }
+    return first;
+}
+
+static void
+dga_model_thresholds(struct dga *g, const struct dga_load *ld)
+{
+    dga_model_bar(g->max_score, ld->threshold[0]);
+    g->burst_min_length = dga_model_bar(g->burst_score, ld->threshold[1]);
     qsort(g->providers, g->nproviders, sizeof(g->providers[0]),
           dga_provider_cmp);
 }
@@ -443,8 +489,8 @@ dga_model_load(struct dga *g, char *err, size_t errlen)
     FILE *fp;
     int rc;
 
-    for (size_t i = 0; i < DGA_CLASSES * DGA_LENGTHS; i++) {
-        ld.threshold[i / DGA_LENGTHS][i % DGA_LENGTHS] = NAN;
+    for (size_t i = 0; i < DGA_BARS * DGA_CLASSES * DGA_LENGTHS; i++) {
+        (&ld.threshold[0][0][0])[i] = NAN;
     }
     if (datadir_path(DGA_MODEL_FILE, path, sizeof(path)) != 0 ||
         (fp = fopen(path, "r")) == NULL) {
@@ -605,11 +651,21 @@ dga_below_provider(const struct dga *g, const char *qname,
     v->provider = 1;
 }
 
-/* The threshold for a label of class klass and len characters. */
+/* The threshold in bar for a label of class klass and len characters. */
 static double
-dga_max_score(const struct dga *g, int klass, size_t len)
+dga_bar(const double bar[DGA_CLASSES][DGA_LENGTHS], int klass, size_t len)
 {
-    return g->max_score[klass][len < DGA_LENGTHS ? len : DGA_LENGTHS - 1];
+    return bar[klass][len < DGA_LENGTHS ? len : DGA_LENGTHS - 1];
+}
+
+/* The shortest label scored: minLength, or the burst bar's first. */
+static size_t
+dga_floor(const struct dga *g, int mode)
+{
+    if ((mode & DGA_BURST) && g->burst_min_length < g->min_length) {
+        return g->burst_min_length;
+    }
+    return g->min_length;
 }
 
 /* Clear a verdict under a platform suffix, unless a listed provider. */
@@ -626,17 +682,22 @@ dga_platform_check(const struct dga *g, struct dga_verdict *v)
         return;
     }
     v->fire = 0;
+    v->burst_fire = 0;
     v->skipped = "platform suffix";
 }
 
 /*
- * Measure qname.  With full 0 it stops at the first test that fails (the
- * hot path); with full 1 it measures everything (explain).
+ * Measure qname.  mode is DGA_FULL, DGA_BURST, both or neither.  Without
+ * DGA_FULL it stops at the first test that fails (the hot path); with it
+ * it measures everything (explain).  With DGA_BURST it also judges the
+ * label at the burst bar (burst_fire).
  */
 static void
-dga_judge(const struct dga *g, const char *qname, int full,
+dga_judge(const struct dga *g, const char *qname, int mode,
           struct dga_verdict *v)
 {
+    int full = mode & DGA_FULL;
+
     memset(v, 0, sizeof(*v));
     v->registrable = detector_registrable(qname);
     if (v->registrable == NULL) {
@@ -650,7 +711,7 @@ dga_judge(const struct dga *g, const char *qname, int full,
         v->skipped = "punycode label";
         return;
     }
-    if (v->len < g->min_length && !full) {
+    if (v->len < dga_floor(g, mode) && !full) {
         return;
     }
     v->entropy = dga_entropy(v->registrable, v->len);
@@ -658,12 +719,116 @@ dga_judge(const struct dga *g, const char *qname, int full,
         return;
     }
     v->score = dga_score(g, v->registrable, v->len);
-    v->max_score = dga_max_score(g, v->klass, v->len);
+    v->max_score = dga_bar(g->max_score, v->klass, v->len);
+    v->burst_score = dga_bar(g->burst_score, v->klass, v->len);
     v->fire = v->len >= g->min_length && v->entropy >= g->min_entropy &&
               v->score <= v->max_score;
-    if (v->fire || full) {
+    v->burst_fire = (mode & DGA_BURST) && v->len >= g->burst_min_length &&
+                    v->entropy >= g->min_entropy &&
+                    v->score <= v->burst_score;
+    if (v->fire || v->burst_fire || full) {
         dga_platform_check(g, v);
     }
+}
+
+/* The signals of a label's measures; burst: fired at the burst bar. */
+static void
+dga_label_signals(const struct dga *g, const struct dga_verdict *v,
+                  int burst, struct finding *f)
+{
+    finding_signal(f, "registrable", "%s", v->registrable);
+    finding_signal(f, "label", "%.*s", (int)v->len, v->registrable);
+    finding_signal(f, "length", "%zu", v->len);
+    finding_signal(f, "min_length", "%zu",
+                   burst ? dga_floor(g, DGA_BURST) : g->min_length);
+    finding_signal(f, "entropy", "%.3f", v->entropy);
+    finding_signal(f, "min_entropy", "%.3f", g->min_entropy);
+    finding_signal(f, "ngram_score", "%.3f", v->score);
+    finding_signal(f, "max_ngram_score", "%.3f",
+                   burst ? v->burst_score : v->max_score);
+    finding_signal(f, "bar", "%s", burst ? "burst" : "name");
+    finding_signal(f, "label_class", "%s", dga_class_name[v->klass]);
+    if (v->provider) {
+        finding_signal(f, "provider", "%s", v->registrable + v->len + 1);
+    }
+}
+
+/* The signals of the client's burst, when it has one. */
+static void
+dga_burst_signals(const struct dga *g, unsigned count, struct finding *f)
+{
+    if (count == 0) {
+        return;
+    }
+    finding_signal(f, "nxdomain_names", "%u", count);
+    finding_signal(f, "nxdomain_burst", "%u", g->nxdomain_burst);
+    finding_signal(f, "burst_window_s", "%.0f",
+                   (double)g->burst_window_ns / 1e9);
+}
+
+static void
+dga_start(struct finding *f, const char *key, const struct event *ev)
+{
+    finding_init(f, "dga", "DNSDomainGenerationAlgorithm", "medium", key,
+                 ev);
+    f->experimental = 1;
+}
+
+/* What dga_earlier() needs to report a remembered name. */
+struct dga_earlier {
+    struct dga *g;
+    const struct event *ev;     /* the event that completed the burst */
+    const char *current;        /* its registrable domain, or NULL */
+    unsigned count;
+    chain_report_fn *report;
+    void *ctx;
+};
+
+/* Report a name answered NXDOMAIN earlier in the client's burst. */
+static void
+dga_earlier(void *arg, const char *name, uint64_t seen_ns)
+{
+    struct dga_earlier *e = arg;
+    struct dga_verdict v;
+    struct finding f;
+
+    if (e->current != NULL && strcmp(name, e->current) == 0) {
+        return;
+    }
+    dga_judge(e->g, name, DGA_BURST, &v);
+    if (!v.fire && !v.burst_fire) {
+        return;
+    }
+    dga_start(&f, v.registrable, e->ev);
+    finding_signal(&f, "qname", "%s", name);
+    finding_signal(&f, "rcode", "NXDOMAIN");
+    finding_signal(&f, "seen_before_s", "%.3f",
+                   (double)(e->ev->time_ns - seen_ns) / 1e9);
+    dga_label_signals(e->g, &v, !v.fire, &f);
+    dga_burst_signals(e->g, e->count, &f);
+    e->report(e->ctx, &f);
+}
+
+/*
+ * The client's burst count after ev, noting ev's name when it was
+ * answered NXDOMAIN and is suspicious.  Judges ev into v, at the burst
+ * bar too when the answer is NXDOMAIN or the client is in a burst.
+ */
+static unsigned
+dga_burst_judge(struct dga *g, const struct event *ev,
+                struct dga_verdict *v)
+{
+    int nx = (ev->flags & EVENT_F_RESPONSE) &&
+             ev->rcode == DGA_RCODE_NXDOMAIN;
+    unsigned count = dgaburst_count(g->bursts, &ev->client, ev->time_ns);
+
+    dga_judge(g, ev->qname, nx || count >= g->nxdomain_burst ? DGA_BURST
+                                                             : 0, v);
+    if (nx && (v->fire || v->burst_fire)) {
+        count = dgaburst_note(g->bursts, &ev->client, v->registrable,
+                              v->fire, ev->time_ns);
+    }
+    return count;
 }
 
 static void
@@ -673,31 +838,31 @@ dga_check(struct detector *d, const struct event *ev,
     struct dga *g = (struct dga *)d;
     struct dga_verdict v;
     struct finding f;
+    unsigned count = 0;
+    int burst;
 
     if (!detector_has_question(ev)) {
         return;
     }
-    dga_judge(g, ev->qname, 0, &v);
-    if (!v.fire) {
-        return;
+    if (g->bursts == NULL) {
+        dga_judge(g, ev->qname, 0, &v);
+    } else {
+        count = dga_burst_judge(g, ev, &v);
     }
-    finding_init(&f, "dga", "DNSDomainGenerationAlgorithm", "medium",
-                 v.registrable, ev);
-    f.experimental = 1;
-    detector_question_signals(&f, ev);
-    finding_signal(&f, "registrable", "%s", v.registrable);
-    finding_signal(&f, "label", "%.*s", (int)v.len, v.registrable);
-    finding_signal(&f, "length", "%zu", v.len);
-    finding_signal(&f, "min_length", "%u", g->min_length);
-    finding_signal(&f, "entropy", "%.3f", v.entropy);
-    finding_signal(&f, "min_entropy", "%.3f", g->min_entropy);
-    finding_signal(&f, "ngram_score", "%.3f", v.score);
-    finding_signal(&f, "max_ngram_score", "%.3f", v.max_score);
-    finding_signal(&f, "label_class", "%s", dga_class_name[v.klass]);
-    if (v.provider) {
-        finding_signal(&f, "provider", "%s", v.registrable + v.len + 1);
+    burst = g->bursts != NULL && count >= g->nxdomain_burst;
+    if (v.fire || (burst && v.burst_fire)) {
+        dga_start(&f, v.registrable, ev);
+        detector_question_signals(&f, ev);
+        dga_label_signals(g, &v, !v.fire, &f);
+        dga_burst_signals(g, count, &f);
+        report(ctx, &f);
     }
-    report(ctx, &f);
+    if (burst) {
+        struct dga_earlier e = {g, ev, v.registrable, count, report, ctx};
+
+        dgaburst_take(g->bursts, &ev->client, ev->time_ns, dga_earlier,
+                      &e);
+    }
 }
 
 static void
@@ -710,7 +875,7 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
     int judged;
 
     detector_normalise(qname, name);
-    dga_judge(g, name, 1, &v);
+    dga_judge(g, name, DGA_FULL | DGA_BURST, &v);
     judged = v.registrable != NULL;
     json_object_set_new(o, "label", judged ? json_stringn(v.registrable,
                                                           v.len)
@@ -733,6 +898,12 @@ dga_explain(struct detector *d, const char *qname, json_t *obj)
     json_object_set_new(o, "max_ngram_score",
                         isinf(v.max_score) ? json_null()
                                            : json_real(v.max_score));
+    json_object_set_new(o, "burst_min_length",
+                        json_integer(g->burst_min_length));
+    json_object_set_new(o, "burst_max_ngram_score",
+                        isinf(v.burst_score) ? json_null()
+                                             : json_real(v.burst_score));
+    json_object_set_new(o, "burst_verdict", json_boolean(v.burst_fire));
     json_object_set_new(o, "provider", json_boolean(v.provider));
     json_object_set_new(o, "skipped", v.skipped != NULL
                                           ? json_string(v.skipped)
@@ -746,8 +917,30 @@ dga_free(struct detector *d)
 {
     struct dga *g = (struct dga *)d;
 
+    dgaburst_free(g->bursts);
     free(g->grams);
     free(g);
+}
+
+/* The burst table, unless nxdomainBurst is 0 or the model has no
+ * burst-threshold line. */
+static int
+dga_burst_create(struct dga *g, const struct config_dga *cfg, char *err,
+                 size_t errlen)
+{
+    g->nxdomain_burst = cfg->nxdomain_burst;
+    g->burst_window_ns = cfg->burst_window_ns;
+    if (g->nxdomain_burst == 0 || g->burst_min_length >= DGA_LENGTHS) {
+        return 0;
+    }
+    g->bursts = dgaburst_create(g->burst_window_ns, metrics_counter(
+        "ugallu_dns_events_dropped_total", "reason=\"dga_burst_table_full\"",
+        "Events dropped, by reason."));
+    if (g->bursts == NULL) {
+        snprintf(err, errlen, "dga: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 struct detector *
@@ -765,7 +958,8 @@ dga_create(const struct config *cfg, char *err, size_t errlen)
     g->base.free = dga_free;
     g->min_length = cfg->dga.min_length;
     g->min_entropy = cfg->dga.min_entropy;
-    if (dga_model_load(g, err, errlen) != 0) {
+    if (dga_model_load(g, err, errlen) != 0 ||
+        dga_burst_create(g, &cfg->dga, err, errlen) != 0) {
         dga_free(&g->base);
         return NULL;
     }

@@ -34,7 +34,8 @@ DEFAULTS = {
     "detectors": {
         "blocklist": {"enabled": True, "defaultAllowlist": True},
         "dga": {"enabled": True, "minLength": 12, "minEntropy": 3.5,
-                "maxNgramScore": 0},
+                "maxNgramScore": 0, "nxdomainBurst": 4,
+                "burstWindow": "10m"},
         "slowQuery": {"enabled": True, "latencyP99": "500ms"},
         "tunneling": {"enabled": True, "maxLabelLength": 40,
                       "minEntropy": 3.8, "uniqueSubdomains": 50,

@@ -93,6 +93,8 @@ assert_defaults(const struct config *c)
                      + c->blocklist.nallow, 0);
     assert_true(c->dga.enabled && c->dga.min_length == 12);
     assert_true(c->dga.min_entropy == 3.5 && c->dga.max_ngram == 0.0);
+    assert_int_equal(c->dga.nxdomain_burst, 4);
+    assert_true(c->dga.burst_window_ns == 600 * SEC);
     assert_true(c->slow_query.enabled);
     assert_int_equal(c->slow_query.latency_p99_ns, 500 * MSEC);
 
@@ -173,6 +175,8 @@ static const char every_field[] =
     "      minLength: 8\n"
     "      minEntropy: 2.75\n"
     "      maxNgramScore: -4.5\n"
+    "      nxdomainBurst: 6\n"
+    "      burstWindow: 2m\n"
     "    slowQuery: { enabled: FALSE, latencyP99: \"1.5s\" }\n"
     "    tunneling:\n"
     "      enabled: no\n"
@@ -254,6 +258,8 @@ test_every_field_detectors(void **state)
     assert_int_equal(cfg.dga.min_length, 8);
     assert_true(cfg.dga.min_entropy == 2.75);
     assert_true(cfg.dga.max_ngram == -4.5);
+    assert_int_equal(cfg.dga.nxdomain_burst, 6);
+    assert_true(cfg.dga.burst_window_ns == 120 * SEC);
     assert_int_equal(cfg.slow_query.enabled, 0);
     assert_int_equal(cfg.slow_query.latency_p99_ns, 1500 * MSEC);
 

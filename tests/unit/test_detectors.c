@@ -23,6 +23,7 @@
 #include "detectors/blocklist.h"
 #include "detectors/chain.h"
 #include "detectors/detector.h"
+#include "detectors/dgaburst.h"
 
 #define SEC 1000000000ull
 #define T0 (1700000000ull * SEC)
@@ -594,6 +595,184 @@ test_dga_length_thresholds(void **state)
     /* Shorter than minLength: never, however random. */
     assert_int_equal(run_name(d, "qzxkv.com", 1, &s), 0);
     d->free(d);
+}
+
+/* A DNS event for qname from client at t, answered with rcode. */
+static void
+answered(struct event *ev, const char *qname, const char *client,
+         uint64_t t, uint16_t rcode)
+{
+    dns_event(ev, qname, 1, client, t);
+    ev->flags |= EVENT_F_RESPONSE;
+    ev->rcode = rcode;
+}
+
+/* Number of dga findings in s whose key is name. */
+static size_t
+dga_count(const struct sink *s, const char *name)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n && i < 64; i++) {
+        n += strcmp(s->f[i].key, name) == 0;
+    }
+    return n;
+}
+
+/* Five-letter random labels never fire alone at minLength 6, but do at
+ * the burst bar: once a client has had four of them answered NXDOMAIN
+ * within the window, the four are reported (the earlier three with
+ * seen_before_s), and so is every later name of that client that
+ * passes the burst bar, answered or not, until the window runs out.
+ * Another client is not affected. */
+static void
+test_dga_burst(void **state)
+{
+    static const char *const names[] = {"qzxkv.com", "wbxqj.net",
+                                        "jkvzq.org", "xqwvk.info"};
+    struct detector *d = dga_short();
+    struct sink s = {0};
+    struct event ev;
+    const struct finding *f;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        answered(&ev, names[i], "10.0.0.7", T0 + i * SEC, 3);
+        d->check(d, &ev, sink_report, &s);
+        answered(&ev, names[i], "10.0.0.7", T0 + i * SEC, 3);
+        d->check(d, &ev, sink_report, &s);
+    }
+    assert_int_equal(s.n, 0);
+    answered(&ev, names[3], "10.0.0.7", T0 + 3 * SEC, 3);
+    d->check(d, &ev, sink_report, &s);
+    assert_int_equal(s.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(dga_count(&s, names[i]), 1);
+        assert_string_equal(finding_get(&s.f[i], "bar"), "burst");
+        assert_string_equal(finding_get(&s.f[i], "nxdomain_names"), "4");
+        assert_string_equal(finding_get(&s.f[i], "min_length"), "4");
+    }
+    f = &s.f[1];
+    assert_string_equal(f->key, names[0]);
+    assert_string_equal(finding_get(f, "seen_before_s"), "3.000");
+    assert_string_equal(finding_get(f, "rcode"), "NXDOMAIN");
+
+    /* The domain that resolves, from the client in its burst. */
+    s.n = 0;
+    answered(&ev, "fzjqk.com", "10.0.0.7", T0 + 5 * SEC, 0);
+    d->check(d, &ev, sink_report, &s);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(finding_get(&s.f[0], "qname"), "fzjqk.com");
+    /* Not from another client, nor after the window. */
+    answered(&ev, "fzjqk.com", "10.0.0.8", T0 + 5 * SEC, 0);
+    d->check(d, &ev, sink_report, &s);
+    answered(&ev, "fzjqk.com", "10.0.0.7", T0 + 700 * SEC, 0);
+    d->check(d, &ev, sink_report, &s);
+    assert_int_equal(s.n, 1);
+    /* Real names stay quiet inside a burst. */
+    answered(&ev, "github.com", "10.0.0.7", T0 + 6 * SEC, 0);
+    d->check(d, &ev, sink_report, &s);
+    assert_int_equal(s.n, 1);
+    d->free(d);
+}
+
+/* What a real client's NXDOMAIN answers look like never makes a burst:
+ * search-path expansions sit under one registrable domain whose label is
+ * an ordinary word.  nxdomainBurst 0 turns bursts off. */
+static void
+test_dga_burst_quiet(void **state)
+{
+    static const char *const names[] = {"qzxkv.com", "wbxqj.net",
+                                        "jkvzq.org", "xqwvk.info",
+                                        "fzjqk.com"};
+    struct detector *d = dga_short();
+    struct sink s = {0};
+    struct event ev;
+    struct config c;
+    char err[256] = "", name[64];
+
+    (void)state;
+    for (size_t i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "h%zuqzxkv.default.svc.cluster.local",
+                 i);
+        answered(&ev, name, "10.0.0.9", T0 + i * SEC, 3);
+        d->check(d, &ev, sink_report, &s);
+    }
+    assert_int_equal(s.n, 0);
+    d->free(d);
+    base_config(&c);
+    c.dga.min_length = 6;
+    c.dga.min_entropy = 2.5;
+    c.dga.nxdomain_burst = 0;
+    d = dga_create(&c, err, sizeof(err));
+    assert_non_null(d);
+    for (size_t i = 0; i < 5; i++) {
+        answered(&ev, names[i], "10.0.0.7", T0 + i * SEC, 3);
+        d->check(d, &ev, sink_report, &s);
+    }
+    assert_int_equal(s.n, 0);
+    d->free(d);
+}
+
+/* Collects the names dgaburst_take() hands out. */
+struct taken {
+    size_t n;
+    char names[DGABURST_NAMES][DGABURST_NAME_MAX];
+};
+
+static void
+taken_add(void *ctx, const char *name, uint64_t seen_ns)
+{
+    struct taken *t = ctx;
+
+    (void)seen_ns;
+    assert_true(t->n < DGABURST_NAMES);
+    snprintf(t->names[t->n++], DGABURST_NAME_MAX, "%s", name);
+}
+
+/* The burst table: a name counts once, a reported or too-long one is
+ * never handed out, names leave with the window, and a full set pushes
+ * out its stalest client and counts it. */
+static void
+test_dgaburst_table(void **state)
+{
+    struct metrics_series *evicted = metrics_counter(
+        "test_dgaburst_evicted_total", "", "test");
+    struct dgaburst *b = dgaburst_create(10 * SEC, evicted);
+    struct event_addr a, other;
+    struct taken t = {0};
+    char longname[200];
+
+    (void)state;
+    assert_non_null(b);
+    addr(&a, "10.0.0.1");
+    assert_int_equal(dgaburst_count(b, &a, T0), 0);
+    assert_int_equal(dgaburst_note(b, &a, "one.com", 0, T0), 1);
+    assert_int_equal(dgaburst_note(b, &a, "one.com", 0, T0 + SEC), 1);
+    assert_int_equal(dgaburst_note(b, &a, "two.com", 1, T0 + 2 * SEC), 2);
+    memset(longname, 'x', sizeof(longname) - 5);
+    memcpy(longname + sizeof(longname) - 5, ".com", 5);
+    assert_int_equal(dgaburst_note(b, &a, longname, 0, T0 + 3 * SEC), 3);
+    dgaburst_take(b, &a, T0 + 3 * SEC, taken_add, &t);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.names[0], "one.com");
+    dgaburst_take(b, &a, T0 + 3 * SEC, taken_add, &t);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(dgaburst_count(b, &a, T0 + 11 * SEC), 2);
+    assert_int_equal(dgaburst_count(b, &a, T0 + 14 * SEC), 0);
+
+    /* New clients, one second later, until a is pushed out. */
+    assert_int_equal(dgaburst_note(b, &a, "one.com", 0, T0 + 3 * SEC), 3);
+    for (uint32_t i = 1; dgaburst_count(b, &a, T0 + 4 * SEC) != 0 &&
+                         i < 1u << 20; i++) {
+        other.family = 6;
+        memset(other.bytes, 0, sizeof(other.bytes));
+        memcpy(other.bytes, &i, sizeof(i));
+        dgaburst_note(b, &other, "z.com", 0, T0 + 4 * SEC);
+    }
+    assert_int_equal(dgaburst_count(b, &a, T0 + 4 * SEC), 0);
+    assert_true(metrics_get(evicted) >= 1);
+    dgaburst_free(b);
 }
 
 /* Labels under a listed provider are judged, other platforms are not. */
@@ -1242,6 +1421,9 @@ main(void)
         cmocka_unit_test(test_dga_explain_and_config),
         cmocka_unit_test(test_dga_length_thresholds),
         cmocka_unit_test(test_dga_providers),
+        cmocka_unit_test(test_dga_burst),
+        cmocka_unit_test(test_dga_burst_quiet),
+        cmocka_unit_test(test_dgaburst_table),
         cmocka_unit_test(test_dga_model_file),
         cmocka_unit_test(test_dga_model_classes),
         cmocka_unit_test(test_dga_model_errors),
