@@ -1119,3 +1119,27 @@ config_detector_enabled(const struct config *c, const char *name)
     }
     return -1;
 }
+
+int
+config_source_equal(const struct config_source *a,
+                    const struct config_source *b)
+{
+    if (strcmp(a->mode, b->mode) != 0 ||
+        strcmp(a->fallback, b->fallback) != 0 ||
+        a->nendpoints != b->nendpoints ||
+        strcmp(a->token_secret, b->token_secret) != 0 ||
+        strcmp(a->coredns_service, b->coredns_service) != 0 ||
+        a->coredns_port != b->coredns_port ||
+        strcmp(a->dnstap_socket, b->dnstap_socket) != 0 ||
+        strcmp(a->dnstap_tcp, b->dnstap_tcp) != 0 ||
+        strcmp(a->interface, b->interface) != 0 ||
+        a->silence_ns != b->silence_ns) {
+        return 0;
+    }
+    for (size_t i = 0; i < a->nendpoints && i < CONFIG_ENDPOINTS_MAX; i++) {
+        if (strcmp(a->endpoints[i], b->endpoints[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}

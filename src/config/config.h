@@ -174,4 +174,8 @@ int config_duration(const char *text, uint64_t *ns);
  */
 int config_detector_enabled(const struct config *c, const char *name);
 
+/* 1 when a and b name the same sources with the same settings, else 0. */
+int config_source_equal(const struct config_source *a,
+                        const struct config_source *b);
+
 #endif

@@ -205,6 +205,22 @@ cluster_first_config(struct cluster *c, unsigned timeout_ms,
     return rc;
 }
 
+int
+cluster_current_config(struct cluster *c, struct config *out)
+{
+    return cfgwatch_current(c->cfgwatch, out);
+}
+
+void
+cluster_unfollow_coredns(struct cluster *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    corednsdisc_stop(c->disc);
+    c->disc = NULL;
+}
+
 static void
 cluster_endpoints_cb(void *ctx, const char *const *targets, size_t n)
 {

@@ -48,15 +48,26 @@ int cluster_first_config(struct cluster *c, unsigned timeout_ms,
                          struct config *out);
 
 /*
+ * The DNSDetectConfig in force now (a copy): 0, or -ENOENT while there
+ * is none.  Any thread.
+ */
+int cluster_current_config(struct cluster *c, struct config *out);
+
+/*
  * Feed sup's CoreDNS sources from the API: the bearer token from Secret
  * src->token_secret in --leader-election-namespace, and, when discover,
  * the endpoints of src->coredns_service's EndpointSlices with port
- * src->coredns_port (corednsdisc.h).  Stopped by cluster_stop(), which
- * must come before sup is freed.  Returns 0 or a negative errno after
- * logging why.  Main thread, once.
+ * src->coredns_port (corednsdisc.h).  Stopped by
+ * cluster_unfollow_coredns() or cluster_stop(), one of which must come
+ * before sup is freed.  Returns 0 or a negative errno after logging why.
+ * Main thread, while not following already.
  */
 int cluster_follow_coredns(struct cluster *c, struct supervisor *sup,
                            const struct config_source *src, int discover);
+
+/* Stop what cluster_follow_coredns() started, if anything.  Main
+ * thread; NULL is fine. */
+void cluster_unfollow_coredns(struct cluster *c);
 
 /*
  * Stop after the pipeline has stopped and flushed: the dispatcher

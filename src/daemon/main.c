@@ -41,7 +41,12 @@ struct main_run {
     struct cluster *cluster;       /* Kubernetes mode, else NULL */
     struct podattr *podattr;       /* live runs: pod attribution */
     char *resolver_ca;             /* --resolver-ca-file text, or NULL */
+    struct config_source refused;  /* spec.source whose sources failed to
+                                      start, not tried again */
 };
+
+/* Guards main_run.sup against the status thread while sources change. */
+static pthread_mutex_t main_sup_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 main_load_config(struct main_run *r)
@@ -415,7 +420,9 @@ main_sources(struct main_run *r)
     if (rc != 0) {
         return rc;
     }
-    __atomic_store_n(&r->sup, sup, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&main_sup_mu);
+    r->sup = sup;
+    pthread_mutex_unlock(&main_sup_mu);
     if (r->cluster != NULL && (so.primary.coredns_discover ||
                                so.primary.ncoredns > 0 ||
                                so.fallback.coredns_discover ||
@@ -431,6 +438,94 @@ static void
 main_stop_sources(struct main_run *r)
 {
     supervisor_stop(r->sup);
+}
+
+/* Stop and free the sources and what follows CoreDNS for them. */
+static void
+main_drop_sources(struct main_run *r)
+{
+    struct supervisor *sup;
+
+    cluster_unfollow_coredns(r->cluster);
+    pthread_mutex_lock(&main_sup_mu);
+    sup = r->sup;
+    r->sup = NULL;
+    pthread_mutex_unlock(&main_sup_mu);
+    supervisor_free(sup);
+}
+
+/* 1 when a flag names a source: flags win over spec.source. */
+static int
+main_source_flags(const struct main_run *r)
+{
+    return r->opt.dnstap_socket != NULL || r->opt.dnstap_tcp != NULL ||
+           r->opt.interface != NULL || r->opt.ncoredns > 0 ||
+           r->opt.tetragon_socket != NULL;
+}
+
+/* Replace the running sources by those of src; if they fail to start,
+ * the previous ones start again and src is not tried again. */
+static void
+main_swap_sources(struct main_run *r, const struct config_source *src)
+{
+    struct config_source old = r->cfg.source;
+
+    main_drop_sources(r);
+    r->cfg.source = *src;
+    if (main_sources(r) == 0) {
+        return;
+    }
+    log_error("new sources did not start, the previous ones come back",
+              "mode=%s", src->mode);
+    r->refused = *src;
+    r->cfg.source = old;
+    if (main_sources(r) != 0) {
+        log_error("no source runs", "hint=\"%s\"",
+                  "fix spec.source; the next change is tried");
+    }
+}
+
+/*
+ * Kubernetes mode, once a second: when the config in force names other
+ * sources than those running (mode, fallback, endpoints, sockets,
+ * silenceAfter), stop them and start the new ones.  A run given a
+ * source flag keeps it.
+ *
+ * Known shortcoming: every source restarts on any such change, even one
+ * of the fallback alone; events that arrive meanwhile are lost, and a
+ * fallback episode starts over.
+ */
+static void
+main_follow_source(struct main_run *r)
+{
+    struct config *now;
+
+    if (main_source_flags(r) || (now = malloc(sizeof(*now))) == NULL) {
+        return;
+    }
+    if (cluster_current_config(r->cluster, now) == 0 &&
+        !config_source_equal(&now->source, &r->cfg.source) &&
+        !config_source_equal(&now->source, &r->refused)) {
+        log_info("spec.source changed, restarting the sources",
+                 "mode=%s fallback=%s endpoints=%zu", now->source.mode,
+                 now->source.fallback[0] ? now->source.fallback : "none",
+                 now->source.nendpoints);
+        main_swap_sources(r, &now->source);
+    }
+    free(now);
+}
+
+/* The next signal of sigs, 0 after a second without one, -1 on error. */
+static int
+main_next_signal(const sigset_t *sigs)
+{
+    struct timespec second = {1, 0};
+    int sig = sigtimedwait(sigs, NULL, &second);
+
+    if (sig < 0) {
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    }
+    return sig;
 }
 
 /* SIGHUP: reread list files; a failure keeps what is loaded. */
@@ -461,11 +556,14 @@ main_live(struct main_run *r, const sigset_t *sigs)
     httpd_set_ready(1);
     log_info("running", "node=%s", r->opt.node_name);
     while (sig != SIGTERM && sig != SIGINT) {
-        if (sigwait(sigs, &sig) != 0) {
+        sig = main_next_signal(sigs);
+        if (sig < 0) {
             break;
         }
         if (sig == SIGHUP) {
             main_reload(r);
+        } else if (sig == 0 && r->cluster != NULL) {
+            main_follow_source(r);
         }
     }
     log_info("stopping", "signal=%d", sig);
@@ -516,28 +614,26 @@ main_cleanup(struct main_run *r)
 
 /*
  * status.activeSource as the supervisor sees it now, "" before the
- * sources start.  The status thread asks; r->sup is set once by the
- * main thread when the sources start and stays until after the cluster
- * parts stop.
+ * sources start or while they change.  The status thread asks; r->sup
+ * changes under main_sup_mu, and the last one stays until after the
+ * cluster parts stop.
  */
 static const char *
 main_active_now(void *ctx)
 {
     struct main_run *r = ctx;
-    struct supervisor *sup = __atomic_load_n(&r->sup, __ATOMIC_ACQUIRE);
+    const char *name;
 
-    return sup != NULL ? supervisor_active_source(sup) : "";
+    pthread_mutex_lock(&main_sup_mu);
+    name = r->sup != NULL ? supervisor_active_source(r->sup) : "";
+    pthread_mutex_unlock(&main_sup_mu);
+    return name;
 }
 
 /*
- * In Kubernetes mode the sources follow the DNSDetectConfig's
- * spec.source as it is at start.  Without an answer within 10 s, the
- * flags and defaults rule.
- *
- * Known shortcoming: a later change of spec.source (mode, fallback,
- * endpoints) is not followed until the daemon restarts; the detectors
- * follow every change, and discovered CoreDNS endpoints follow their
- * EndpointSlices.
+ * In Kubernetes mode the sources start from the DNSDetectConfig's
+ * spec.source (main_follow_source() follows later changes).  Without an
+ * answer within 10 s, the flags and defaults rule.
  */
 static void
 main_cluster_source(struct main_run *r)

@@ -748,6 +748,11 @@ supervisor_free(struct supervisor *s)
         return;
     }
     supervisor_stop(s);
+    for (int i = 0; i < 2; i++) {
+        if (s->active[i] != NULL) {
+            metrics_set(s->active[i], 0);  /* a later set may differ */
+        }
+    }
     if (s->fallback != NULL) {
         supervisor_set_close(s->fallback);
         free(s->fallback);

@@ -122,7 +122,8 @@ int supervisor_start(const struct supervisor_options *o,
  */
 void supervisor_stop(struct supervisor *s);
 
-/* Stop if needed and free.  NULL is fine. */
+/* Stop if needed and free; its sources' ugallu_dns_source_active
+ * series read 0 afterwards.  NULL is fine. */
 void supervisor_free(struct supervisor *s);
 
 /*

@@ -440,6 +440,20 @@ cfgwatch_first(struct cfgwatch *c, unsigned timeout_ms, struct config *out)
     return rc;
 }
 
+int
+cfgwatch_current(struct cfgwatch *c, struct config *out)
+{
+    int rc = -ENOENT;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->cur != NULL) {
+        memcpy(out, c->cur, sizeof(*out));
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 /* One status round: patch, or log the missing object. */
 static void
 cfgwatch_status(struct cfgwatch *c)

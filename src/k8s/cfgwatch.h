@@ -82,6 +82,12 @@ int cfgwatch_first(struct cfgwatch *c, unsigned timeout_ms,
  */
 void cfgwatch_anomaly(void *ctx, const char *type, const char *message);
 
+/*
+ * A copy of the configuration in force into *out: 0, or -ENOENT before
+ * any was applied.  Any thread.
+ */
+int cfgwatch_current(struct cfgwatch *c, struct config *out);
+
 /* Configurations applied so far (tests, logs).  Any thread. */
 uint64_t cfgwatch_applied(struct cfgwatch *c);
 

@@ -24,6 +24,12 @@ EndpointSlice controller would, name them.
   delivers, it switches back and the status follows.
 - A missing DNSDetectConfig is reported as DNSConfigMissing, both as a
   SecurityEvent and as an Event.
+- A change of spec.source is followed without a restart: dnstap on one
+  socket, then CoreDNS found through the slices, then dnstap on another
+  socket; each time the old source stops, the new one delivers findings
+  and status.activeSource follows.  A change of the detectors alone
+  leaves the sources running, and sources that fail to start give way to
+  the previous ones.
 """
 
 import base64
@@ -34,6 +40,7 @@ import time
 import pytest
 import yaml
 
+import dnstap_wire as W
 import k8s
 import servers as S
 from test_cluster import BLOCKLIST, NS, sa_env
@@ -330,4 +337,97 @@ def test_missing_config_is_an_anomaly(cp, workdir, procs):
     assert "absent" in se["signals"]["message"]
     S.wait_for(lambda: events_with(cp, "DNSConfigMissing", "absent"), 15,
                "a DNSConfigMissing Event")
+    d.check_alive()
+
+
+def dnstap_query(sock_path, name, client):
+    """One query and its answer from client, sent as dnstap to sock_path."""
+    sender = W.Sender(sock_path).handshake()
+    now = time.time()
+    q = W.dnstap_message("CLIENT_QUERY", client, 31000, "127.0.0.53", 53,
+                         W.dns_query(7, name), "udp", now)
+    r = W.dnstap_message("CLIENT_RESPONSE", client, 31000, "127.0.0.53", 53,
+                         W.dns_response(7, name), "udp", now + 0.001)
+    sender.send(q)
+    sender.send(r)
+    sender.finish()
+
+
+def restarts(d):
+    return d.log_text().count("spec.source changed")
+
+
+def test_source_change_followed_live(cp, coredns_dir, pod_ips, workdir,
+                                     procs):
+    grpc_port = S.free_port()
+    sock1 = os.path.join(workdir, "one.sock")
+    sock2 = os.path.join(workdir, "two.sock")
+    dnstap1 = config("live", "kube-system/dns-live", grpc_port,
+                     mode="dnstap", dnstapSocket=sock1)
+    apply(cp, token_secret(TOKEN), dnstap1)
+    d = Daemon(workdir, "node-live", sa_env(cp, workdir), "live")
+    procs.append(d)
+    d.start()
+    S.wait_for(lambda: status_of(cp, "live").get("activeSource") ==
+               "dnstap", 30, "status.activeSource dnstap")
+    dnstap_query(sock1, "bad.example.com", "127.0.0.81")
+    S.wait_for(lambda: "127.0.0.81" in blocked_clients(d), 15,
+               "a finding through the first socket")
+
+    # A change of the detectors alone: the sources keep running.
+    changed = config("live", "kube-system/dns-live", grpc_port,
+                     mode="dnstap", dnstapSocket=sock1)
+    changed["spec"]["detectors"]["doh"] = {"enabled": True}
+    apply(cp, changed)
+    S.wait_for(lambda: status_of(cp, "live").get("detectors", {})
+               .get("doh", {}).get("enabled") is True, 15, "doh applied")
+    time.sleep(2.0)
+    assert restarts(d) == 0
+
+    # To CoreDNS, found through the slices of another Service.
+    cd = CoreDNSAt(coredns_dir, workdir, pod_ips[4], S.free_port(),
+                   grpc_port)
+    procs.append(cd)
+    cd.start()
+    apply(cp, slice_obj("dns-live-1", "dns-live", [pod_ips[4]]))
+    t0 = time.monotonic()
+    apply(cp, config("live", "kube-system/dns-live", grpc_port))
+    S.wait_for(lambda: streams_up(d) == 1, 30, "the CoreDNS stream")
+    print("CoreDNS stream up %.2f s after the change"
+          % (time.monotonic() - t0))
+    S.wait_for(lambda: not os.path.exists(sock1), 10,
+               "the first socket gone")
+    cd.ask("bad.example.com.", source="127.0.0.82")
+    S.wait_for(lambda: "127.0.0.82" in blocked_clients(d), 15,
+               "a finding through CoreDNS")
+    S.wait_for(lambda: status_of(cp, "live").get("activeSource") ==
+               "coredns-ugallu", 15, "status.activeSource coredns-ugallu")
+    assert d.m("ugallu_dns_source_active", source="dnstap") == 0
+
+    # Back to dnstap, on another socket: the stream closes.
+    t0 = time.monotonic()
+    apply(cp, config("live", "kube-system/dns-live", grpc_port,
+                     mode="dnstap", dnstapSocket=sock2))
+    S.wait_for(lambda: os.path.exists(sock2), 15, "the second socket")
+    print("second socket up %.2f s after the change"
+          % (time.monotonic() - t0))
+    S.wait_for(lambda: streams_up(d) == 0, 15, "the CoreDNS stream closed")
+    dnstap_query(sock2, "bad.example.com", "127.0.0.83")
+    S.wait_for(lambda: "127.0.0.83" in blocked_clients(d), 15,
+               "a finding through the second socket")
+    S.wait_for(lambda: status_of(cp, "live").get("activeSource") ==
+               "dnstap", 15, "status.activeSource dnstap again")
+
+    # Sources that cannot start (a socket in a missing directory): the
+    # second socket comes back and keeps delivering.
+    apply(cp, config("live", "kube-system/dns-live", grpc_port,
+                     mode="dnstap",
+                     dnstapSocket=os.path.join(workdir, "no", "x.sock")))
+    S.wait_for(lambda: "previous ones come back" in d.log_text(), 15,
+               "the failed change logged")
+    S.wait_for(lambda: os.path.exists(sock2), 10, "the second socket back")
+    dnstap_query(sock2, "bad.example.com", "127.0.0.84")
+    S.wait_for(lambda: "127.0.0.84" in blocked_clients(d), 15,
+               "a finding after the failed change")
+    assert restarts(d) == 3
     d.check_alive()

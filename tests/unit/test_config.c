@@ -782,6 +782,36 @@ test_durations(void **state)
     assert_int_equal(config_duration(NULL, NULL), -EINVAL);
 }
 
+/* Two sources are equal field by field; a change of any one of them
+ * (an endpoint, a socket, silenceAfter) makes them differ, a change of
+ * the detectors does not. */
+static void
+test_source_equal(void **state)
+{
+    struct config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    config_defaults(a);
+    config_defaults(b);
+    b->dga.enabled = 0;
+    assert_true(config_source_equal(&a->source, &b->source));
+    snprintf(b->source.endpoints[0], CONFIG_NAME_MAX, "10.0.0.1:9253");
+    b->source.nendpoints = 1;
+    assert_false(config_source_equal(&a->source, &b->source));
+    snprintf(a->source.endpoints[0], CONFIG_NAME_MAX, "10.0.0.1:9253");
+    a->source.nendpoints = 1;
+    assert_true(config_source_equal(&a->source, &b->source));
+    snprintf(b->source.dnstap_socket, CONFIG_NAME_MAX, "/run/x.sock");
+    assert_false(config_source_equal(&a->source, &b->source));
+    b->source = a->source;
+    b->source.silence_ns++;
+    assert_false(config_source_equal(&a->source, &b->source));
+    free(a);
+    free(b);
+}
+
 /* Detector switches by spec key, and the CoreDNS discovery defaults. */
 static void
 test_detector_enabled(void **state)
@@ -837,6 +867,7 @@ main(void)
         cmocka_unit_test(test_load_file_too_large),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_detector_enabled),
+        cmocka_unit_test(test_source_equal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
