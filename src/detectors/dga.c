@@ -803,7 +803,9 @@ dga_earlier(void *arg, const char *name, uint64_t seen_ns)
     finding_signal(&f, "qname", "%s", name);
     finding_signal(&f, "rcode", "NXDOMAIN");
     finding_signal(&f, "seen_before_s", "%.3f",
-                   (double)(e->ev->time_ns - seen_ns) / 1e9);
+                   e->ev->time_ns > seen_ns
+                       ? (double)(e->ev->time_ns - seen_ns) / 1e9
+                       : 0.0);
     dga_label_signals(e->g, &v, !v.fire, &f);
     dga_burst_signals(e->g, e->count, &f);
     e->report(e->ctx, &f);
