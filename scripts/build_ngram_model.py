@@ -39,8 +39,9 @@ ln of the weight D T(h) / N(h.) of every context, so that the daemon
 finds ln P(c | h) as the longest listed n-gram ending h c plus the
 weights of the longer contexts passed over.  4-grams seen once are
 dropped (they would make the file a third larger).  A label's score is
-the mean ln P over its len + 1 predictions.  Values are rounded to 3 decimals before anything
-uses them, so this script and the daemon score alike.
+the mean ln P over its len + 1 predictions.  Values are rounded to 3
+decimals before anything uses them, so this script and the daemon score
+alike.
 
 Thresholds are calibrated on the training side only, by 5-fold
 cross-validation: the training host names are cut in five folds, each
