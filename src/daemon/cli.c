@@ -18,6 +18,7 @@ enum {
     OPT_COREDNS_CA, OPT_COREDNS_INSECURE, OPT_HELP, OPT_VERSION,
     OPT_LEASE_DURATION, OPT_RENEW_DEADLINE, OPT_RETRY_PERIOD, OPT_FORWARD,
     OPT_RESYNC, OPT_SOURCE_SILENCE, OPT_TETRAGON_SOCKET, OPT_RESOLVER_CA,
+    OPT_FORWARD_INSECURE,
 };
 
 static const struct option cli_longopts[] = {
@@ -41,6 +42,7 @@ static const struct option cli_longopts[] = {
     {"leader-renew-deadline", required_argument, NULL, OPT_RENEW_DEADLINE},
     {"leader-retry-period", required_argument, NULL, OPT_RETRY_PERIOD},
     {"forward-bind-address", required_argument, NULL, OPT_FORWARD},
+    {"forward-insecure", no_argument, NULL, OPT_FORWARD_INSECURE},
     {"resync-period", required_argument, NULL, OPT_RESYNC},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"dnstap-socket", required_argument, NULL, OPT_DNSTAP_SOCKET},
@@ -113,6 +115,9 @@ cli_usage(FILE *out)
 "                               :9091; advertised in the Lease as\n"
 "                               $POD_IP, else the bind host, else\n"
 "                               127.0.0.1, and this port)\n"
+"  --forward-insecure           take forwarded findings without checking\n"
+"                               that the sender runs as this pod's\n"
+"                               ServiceAccount (TokenReview)\n"
 "  --resync-period D            status patch and missing-config retry\n"
 "                               interval (default 30s)\n"
 "  --cluster-id ID              spec.clusterIdentity.clusterID\n"
@@ -210,6 +215,7 @@ cli_flag(struct cli_options *o, int opt)
     }
     switch (opt) {
     case OPT_RESOLVER_INSECURE: o->resolver_insecure = 1; return 0;
+    case OPT_FORWARD_INSECURE: o->forward_insecure = 1; return 0;
     case OPT_RESOLVER_DISABLE: o->resolver_disable = 1; return 0;
     case OPT_COREDNS_INSECURE: o->coredns_insecure = 1; return 0;
     case OPT_COREDNS_ENDPOINT:

@@ -41,6 +41,7 @@ struct cli_options {
     const char *renew_deadline;     /* --leader-renew-deadline, "10s" */
     const char *retry_period;       /* --leader-retry-period, "2s" */
     const char *forward_addr;       /* --forward-bind-address, ":9091" */
+    int forward_insecure;           /* --forward-insecure */
     const char *resync_period;      /* --resync-period, "30s" */
     const char *log_level;          /* default "info" */
     const char *dnstap_socket;      /* overrides spec.source */

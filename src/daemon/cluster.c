@@ -153,6 +153,7 @@ cluster_dispatch(struct cluster *c, const struct cluster_options *o)
     struct dispatch_options dopt = {
         .kc = c->kc, .lease = c->lease,
         .forward_addr = o->opt->forward_addr,
+        .forward_insecure = o->opt->forward_insecure,
     };
     char err[256] = "";
     int rc = dispatch_start(&dopt, &c->dispatch, err, sizeof(err));

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/httpd.h"
+#include "k8s/tokenreview.h"
 
 #define DISPATCH_PATH "/apis/security.ugallu.io/v1alpha1/securityevents"
 #define DISPATCH_FORWARD_PATH "/v1/findings"
@@ -53,8 +54,11 @@ struct dispatch {
     CURL *curl;                /* forward requests; dispatcher thread */
     unsigned attempt;          /* consecutive failures */
     unsigned logged;           /* outcomes already logged (bit mask) */
+    int fwd_refused_logged;    /* a 401/403 of the leader was logged */
     struct metrics_series *writes[DISPATCH_OUTCOMES];
     struct metrics_series *fwd_ok, *fwd_err, *received, *depth;
+    struct tokenreview *review;  /* NULL: forward_insecure */
+    struct metrics_series *refused[TOKENREVIEW_UNAVAILABLE + 1];
 };
 
 /* One forward request body being received. */
@@ -62,6 +66,7 @@ struct dispatch_body {
     char *data;
     size_t len;
     int too_big;
+    enum tokenreview_verdict auth;  /* the sender's token */
 };
 
 static uint64_t
@@ -223,16 +228,35 @@ dispatch_discard(char *ptr, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
+/* The header carrying our token, or NULL without one. */
+static struct curl_slist *
+dispatch_bearer(struct dispatch *d)
+{
+    char *token = kclient_bearer(d->kc), *line = NULL;
+    struct curl_slist *h = NULL;
+
+    if (token != NULL &&
+        asprintf(&line, "Authorization: Bearer %s", token) >= 0) {
+        h = curl_slist_append(NULL, line);
+        free(line);
+    }
+    free(token);
+    return h;
+}
+
 /* POST the batch to addr; 0 once the leader answered 200. */
 static int
 dispatch_post(struct dispatch *d, const char *addr, const char *body)
 {
     char url[KCLIENT_MAX_URL];
+    struct curl_slist *hdr;
     long status = 0;
     CURLcode cc;
 
     snprintf(url, sizeof(url), "http://%s%s", addr, DISPATCH_FORWARD_PATH);
     curl_easy_reset(d->curl);
+    hdr = dispatch_bearer(d);
+    curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(d->curl, CURLOPT_URL, url);
     curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, DISPATCH_FORWARD_TIMEOUT_S);
@@ -241,6 +265,12 @@ dispatch_post(struct dispatch *d, const char *addr, const char *body)
     cc = curl_easy_perform(d->curl);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(hdr);
+    if ((status == 401 || status == 403) && !d->fwd_refused_logged) {
+        log_warn("the leader refuses our token", "status=%ld hint=\"%s\"",
+                 status, "every pod must run as the same ServiceAccount");
+        d->fwd_refused_logged = 1;
     }
     return status == 200 ? 0 : -EAGAIN;
 }
@@ -370,6 +400,37 @@ dispatch_reply(struct MHD_Connection *conn, unsigned status,
     return rc;
 }
 
+/* The verdict on the request's bearer token (OK without a checker). */
+static enum tokenreview_verdict
+dispatch_sender(struct dispatch *d, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                "Authorization");
+
+    if (d->review == NULL) {
+        return TOKENREVIEW_OK;
+    }
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        return TOKENREVIEW_UNAUTHENTICATED;
+    }
+    return tokenreview_check(d->review, h + 7);
+}
+
+/* Answer a sender whose token was not accepted. */
+static enum MHD_Result
+dispatch_refuse(struct dispatch *d, struct MHD_Connection *conn,
+                enum tokenreview_verdict v)
+{
+    metrics_inc(d->refused[v]);
+    if (v == TOKENREVIEW_UNAUTHENTICATED) {
+        return dispatch_reply(conn, 401, "a valid bearer token needed\n");
+    }
+    if (v == TOKENREVIEW_FORBIDDEN) {
+        return dispatch_reply(conn, 403, "not the daemon's account\n");
+    }
+    return dispatch_reply(conn, 503, "cannot check the token now\n");
+}
+
 /* Queue a received batch whole, or answer why not. */
 static enum MHD_Result
 dispatch_accept(struct dispatch *d, struct MHD_Connection *conn,
@@ -378,6 +439,9 @@ dispatch_accept(struct dispatch *d, struct MHD_Connection *conn,
     json_t *arr, *obj;
     size_t i;
 
+    if (b->auth != TOKENREVIEW_OK) {
+        return dispatch_refuse(d, conn, b->auth);
+    }
     if (b->too_big) {
         return dispatch_reply(conn, 413, "too large\n");
     }
@@ -435,10 +499,16 @@ dispatch_handle(void *cls, struct MHD_Connection *conn, const char *url,
     if (b == NULL) {
         b = calloc(1, sizeof(*b));
         *state = b;
-        return b != NULL ? MHD_YES : MHD_NO;
+        if (b == NULL) {
+            return MHD_NO;
+        }
+        b->auth = dispatch_sender(cls, conn);
+        return MHD_YES;
     }
     if (*upload_len > 0) {
-        dispatch_append(b, upload, *upload_len);
+        if (b->auth == TOKENREVIEW_OK) {
+            dispatch_append(b, upload, *upload_len);
+        }
         *upload_len = 0;
         return MHD_YES;
     }
@@ -520,6 +590,14 @@ dispatch_metrics(struct dispatch *d)
                                   "SecurityEvents received from other pods.");
     d->depth = metrics_gauge("ugallu_dns_dispatch_queue_depth", "",
                              "SecurityEvents waiting for delivery.");
+    for (int v = TOKENREVIEW_UNAUTHENTICATED; v <= TOKENREVIEW_UNAVAILABLE;
+         v++) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"",
+                 tokenreview_name(v));
+        d->refused[v] = metrics_counter(
+            "ugallu_dns_forward_refused_total", labels,
+            "Forwarded batches refused, by why the sender's token was.");
+    }
 }
 
 static void
@@ -528,6 +606,7 @@ dispatch_free(struct dispatch *d)
     if (d->curl != NULL) {
         curl_easy_cleanup(d->curl);
     }
+    tokenreview_free(d->review);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cond);
     free(d->ring);
@@ -549,10 +628,14 @@ dispatch_start(const struct dispatch_options *o, struct dispatch **out,
     d->cap = o->capacity ? o->capacity : 4096u;
     d->ring = calloc(d->cap, sizeof(*d->ring));
     d->curl = curl_easy_init();
+    if (!o->forward_insecure) {
+        d->review = tokenreview_new(o->kc);
+    }
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cond, NULL);
     dispatch_metrics(d);
-    if (d->ring == NULL || d->curl == NULL) {
+    if (d->ring == NULL || d->curl == NULL ||
+        (!o->forward_insecure && d->review == NULL)) {
         dispatch_free(d);
         return -ENOMEM;
     }

@@ -18,9 +18,15 @@
  *   comes back the batch stays queued, across leader changes.
  * Every pod serves POST /v1/findings on its forward listener and
  * queues what it receives in its own dispatcher (503 when the queue has
- * no room for the whole batch, so the sender keeps it).  The listener
- * is plain HTTP without authentication: in a cluster, a NetworkPolicy
- * must keep it to the DaemonSet's pods (a known shortcoming).
+ * no room for the whole batch, so the sender keeps it).  A sender puts
+ * its ServiceAccount token in "Authorization: Bearer"; the listener
+ * takes the batch only when tokenreview.h finds the token is of the
+ * same user as its own (401 without a valid token, 403 for another
+ * user, 503 when it cannot ask, so the sender keeps the batch), unless
+ * forward_insecure is set.  Refusals are counted in
+ * ugallu_dns_forward_refused_total{reason}.  The listener is plain HTTP:
+ * a token sent to it can be read on the pod network (a known
+ * shortcoming).
  */
 #ifndef DD_DISPATCH_H
 #define DD_DISPATCH_H
@@ -46,6 +52,8 @@ struct dispatch_options {
     const char *forward_addr;  /* listen "HOST:PORT" / ":PORT"; "" or
                                   "0": no listener */
     size_t capacity;           /* queued objects; 0 means 4096 */
+    int forward_insecure;      /* take batches without checking the
+                                  sender's token */
 };
 
 /* Start the listener and the dispatcher thread.  Returns 0 and *out, or

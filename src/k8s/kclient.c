@@ -358,18 +358,16 @@ kclient_token_read(struct kclient *c, const struct stat *st)
 }
 
 /*
- * Add the Authorization header for the current token; re-read the token
- * file first when it changed (or always, when force is set).  A file
- * that cannot be read keeps the previous token.  A token rewritten in
- * place with the same size within one mtime tick is not noticed here;
- * the 401 it causes forces the re-read (kclient_perform()).
+ * A copy of the current token (NULL when there is none); re-read the
+ * token file first when it changed (or always, when force is set).  A
+ * file that cannot be read keeps the previous token.
  */
-static struct curl_slist *
-kclient_auth_header(struct kclient *c, struct curl_slist *h, bool force)
+static char *
+kclient_token_copy(struct kclient *c, bool force)
 {
     const char *token = c->kc.token;
     struct stat st;
-    char *line;
+    char *copy;
 
     pthread_mutex_lock(&c->token_mu);
     if (c->kc.token_file != NULL && stat(c->kc.token_file, &st) == 0 &&
@@ -385,6 +383,23 @@ kclient_auth_header(struct kclient *c, struct curl_slist *h, bool force)
     if (c->kc.token_file != NULL && c->token != NULL) {
         token = c->token;
     }
+    copy = token != NULL ? strdup(token) : NULL;
+    pthread_mutex_unlock(&c->token_mu);
+    return copy;
+}
+
+/*
+ * Add the Authorization header for the current token; re-read the token
+ * file first when it changed (or always, when force is set).  A file
+ * that cannot be read keeps the previous token.  A token rewritten in
+ * place with the same size within one mtime tick is not noticed here;
+ * the 401 it causes forces the re-read (kclient_perform()).
+ */
+static struct curl_slist *
+kclient_auth_header(struct kclient *c, struct curl_slist *h, bool force)
+{
+    char *token = kclient_token_copy(c, force), *line;
+
     if (token != NULL && asprintf(&line, "Authorization: Bearer %s",
                                   token) >= 0) {
         struct curl_slist *nh = curl_slist_append(h, line);
@@ -392,8 +407,14 @@ kclient_auth_header(struct kclient *c, struct curl_slist *h, bool force)
         free(line);
         h = nh != NULL ? nh : h;
     }
-    pthread_mutex_unlock(&c->token_mu);
+    free(token);
     return h;
+}
+
+char *
+kclient_bearer(struct kclient *c)
+{
+    return kclient_token_copy(c, false);
 }
 
 /* ---- one easy handle --------------------------------------------------- */

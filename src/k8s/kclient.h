@@ -101,6 +101,13 @@ int kclient_list(struct kclient *c, const char *path, const char *query,
                  json_t **items, char *rv, size_t rv_len,
                  struct kclient_result *res);
 
+/*
+ * The bearer token the client's requests carry now (its file re-read
+ * when it changed): a copy the caller frees, or NULL when the client has
+ * none (a client certificate) or memory ran out.  Any thread.
+ */
+char *kclient_bearer(struct kclient *c);
+
 /* POST obj to the collection at path.  -EEXIST when an object of that
  * name exists (callers using deterministic names treat it as success).
  * *out (may be NULL) receives the created object. */

@@ -164,7 +164,20 @@ def tcp_connected(port):
 
 def http_get(url, headers=None, timeout=5.0):
     """(status, body text) of a GET; status 0 when nothing answers."""
-    req = urllib.request.Request(url, headers=headers or {})
+    return _http(urllib.request.Request(url, headers=headers or {}),
+                 timeout)
+
+
+def http_post(url, body, headers=None, timeout=5.0):
+    """(status, body text) of a POST of body (bytes or text); status 0
+    when nothing answers."""
+    data = body.encode() if isinstance(body, str) else body
+    return _http(urllib.request.Request(url, data=data,
+                                        headers=headers or {},
+                                        method="POST"), timeout)
+
+
+def _http(req, timeout):
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read().decode("utf-8", "replace")

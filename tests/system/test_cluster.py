@@ -25,6 +25,10 @@ A second test starts a daemon whose DNSDetectConfig does not exist yet
 (DNSConfigMissing, every resync period), then creates it with a list
 file that cannot load (rejected: log, InvalidConfig Event, Ready=False)
 and then fixes it (applied, Ready=True, findings flow).
+
+A third test posts to a daemon's forward listener as other pods would:
+without a token, with a bad one, with another ServiceAccount's and with
+its own (only the last is taken).
 """
 
 import base64
@@ -417,3 +421,42 @@ def test_missing_then_invalid_config(cp, daemon_bin, workdir, procs):
     S.wait_for(lambda: "127.0.4.1" in by_subject(security_events(cp)), 10,
                "the finding as a SecurityEvent")
     assert node.stop(signal.SIGTERM) == 0
+
+
+def test_forward_listener_checks_the_sender(cp, daemon_bin, workdir, procs):
+    """The forward listener takes a batch only with a token of the
+    daemon's own ServiceAccount, as a TokenReview tells: none is 401,
+    another ServiceAccount's is 403 (each counted by reason), its own
+    is 200."""
+    env = sa_env(cp, workdir)
+    node = Node(workdir, "node-fwd", env)
+    procs.append(node)
+    node.start()
+    cp.kubectl("create", "serviceaccount", "someone-else", "-n", NS)
+    other = cp.kubectl("create", "token", "someone-else", "-n", NS,
+                       "--duration=1h").stdout.strip()
+    with open(os.path.join(workdir, "sa", "token")) as f:
+        own = f.read().strip()
+    url = "http://127.0.0.1:%d/v1/findings" % node.fwd_port
+    batch = json.dumps([{"apiVersion": "security.ugallu.io/v1alpha1",
+                         "kind": "SecurityEvent",
+                         "metadata": {"name": "fwd-auth-test"}}])
+
+    def post(token=None):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        return S.http_post(url, batch, headers)[0]
+
+    def refused(reason):
+        return S.metric(node.metrics(), "ugallu_dns_forward_refused_total",
+                        reason=reason)
+
+    assert post() == 401
+    assert post("not-a-token") == 401
+    assert post(other) == 403
+    assert post(own) == 200
+    assert post(other) == 403   # cached verdicts too
+    assert refused("unauthenticated") == 2
+    assert refused("forbidden") == 2
+    assert 'forwarding pods must run as" user=system:serviceaccount:%s:%s' \
+        % (NS, SA) in node.log_text()
+    node.check_alive()

@@ -25,6 +25,8 @@ scenario, and the behaviour the grant exists for must break:
   endpointslices list            no CoreDNS endpoint is found
     (kube-system)
   endpointslices watch           a CoreDNS pod added later is not found
+  tokenreviews create            a batch forwarded with the
+                                 ServiceAccount's token is not taken
 
 The scenario's config names coredns-ugallu as the fallback (the dnstap
 socket stays the primary), so the daemon follows the token Secret and
@@ -80,6 +82,7 @@ NEEDS = {
     ("", "secrets", "watch"): "token_followed",
     ("discovery.k8s.io", "endpointslices", "list"): "coredns_found",
     ("discovery.k8s.io", "endpointslices", "watch"): "coredns_followed",
+    ("authentication.k8s.io", "tokenreviews", "create"): "forward_accepted",
 }
 
 # Grants checked with can-i only, and why (none today).
@@ -267,6 +270,7 @@ class Scenario:
         self.watched_inputs()
         self.config_and_status()
         self.blocklist_and_events()
+        self.forwarded()
         self.invalid_config()
         self.still_leader()
         self.shutdown()
@@ -316,6 +320,25 @@ class Scenario:
         self.cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(cm))
         self.step("blocklist_followed",
                   lambda: self.caught("b.later.test", self.net + "2"))
+
+    def forwarded(self):
+        """A batch POSTed to the forward listener with the
+        ServiceAccount's token, as another pod would, is taken (200) and
+        becomes a SecurityEvent."""
+        mine = self.node.findings()
+        if not mine:
+            self.ok["forward_accepted"] = False
+            return
+        se = copy.deepcopy(mine[0])
+        se["metadata"]["name"] = "fwd-" + self.tag
+        with open(os.path.join(self.workdir, "sa", "token")) as f:
+            token = f.read().strip()
+        url = "http://127.0.0.1:%d/v1/findings" % self.node.fwd_port
+        code, _ = S.http_post(url, json.dumps([se]),
+                              {"Authorization": "Bearer " + token})
+        self.ok["forward_accepted"] = code == 200 and self.step(
+            "forward_accepted", lambda: "fwd-" + self.tag in
+            [o["metadata"]["name"] for o in security_events(self.cp)])
 
     def invalid_config(self):
         name = self.cfg["metadata"]["name"]

@@ -2,8 +2,9 @@
  * test_dispatch.c - the dispatcher's queue and its forward listener,
  * with no leader known (the API server is unreachable): objects stay
  * queued, the listener takes whole batches or none, the queue is
- * bounded with its drops counted, and stopping counts what is left.
- * Delivery to a real API server and between pods is in
+ * bounded with its drops counted, stopping counts what is left, and a
+ * listener that checks tokens refuses senders without one.  Delivery to
+ * a real API server, between pods and the TokenReview verdicts are in
  * tests/system/test_cluster.py.
  */
 #include <setjmp.h>
@@ -50,8 +51,9 @@ free_port(void)
     return ntohs(sa.sin_port);
 }
 
+/* The fixture, its listener checking senders' tokens or not. */
 static int
-setup(void **state)
+setup_with(void **state, int insecure)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     struct kubeconfig kc = {0};
@@ -59,7 +61,8 @@ setup(void **state)
         .namespace_ = "ugallu-system", .identity = "t-1@127.0.0.1:9",
         .duration_ms = 300, .renew_ms = 200, .retry_ms = 50,
     };
-    struct dispatch_options o = {.capacity = 8};
+    struct dispatch_options o = {.capacity = 8,
+                                 .forward_insecure = insecure};
     char err[128];
 
     assert_non_null(f);
@@ -76,6 +79,18 @@ setup(void **state)
     assert_int_equal(dispatch_start(&o, &f->d, err, sizeof(err)), 0);
     *state = f;
     return 0;
+}
+
+static int
+setup(void **state)
+{
+    return setup_with(state, 1);
+}
+
+static int
+setup_checked(void **state)
+{
+    return setup_with(state, 0);
 }
 
 static int
@@ -98,17 +113,22 @@ discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* POST (or GET when body is NULL) to the listener; the HTTP status. */
+/* POST (or GET when body is NULL) to the listener with header (or
+ * none); the HTTP status. */
 static long
-request(const struct fixture *f, const char *path, const char *body)
+request_with(const struct fixture *f, const char *path, const char *body,
+             const char *header)
 {
     char url[128];
     long status = 0;
     CURL *c = curl_easy_init();
+    struct curl_slist *h = header != NULL ? curl_slist_append(NULL, header)
+                                          : NULL;
 
     assert_non_null(c);
     snprintf(url, sizeof(url), "http://%s%s", f->addr, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
@@ -118,7 +138,41 @@ request(const struct fixture *f, const char *path, const char *body)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     }
     curl_easy_cleanup(c);
+    curl_slist_free_all(h);
     return status;
+}
+
+static long
+request(const struct fixture *f, const char *path, const char *body)
+{
+    return request_with(f, path, body, NULL);
+}
+
+/* A listener that checks tokens: none (or not a bearer) is 401; one it
+ * cannot review (no API server here) is 503, so the sender keeps the
+ * batch; each counted by reason, nothing queued. */
+static void
+test_listener_checks_tokens(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t unauth = metrics_value("ugallu_dns_forward_refused_total",
+                                    "reason=\"unauthenticated\"");
+    uint64_t unavail = metrics_value("ugallu_dns_forward_refused_total",
+                                     "reason=\"unavailable\"");
+    const char *batch = "[{\"metadata\":{\"name\":\"se-1\"}}]";
+
+    assert_int_equal(request(f, "/v1/findings", batch), 401);
+    assert_int_equal(request_with(f, "/v1/findings", batch,
+                                  "Authorization: Basic eDp5"), 401);
+    assert_int_equal(request_with(f, "/v1/findings", batch,
+                                  "Authorization: Bearer abc"), 503);
+    assert_int_equal(dispatch_depth(f->d), 0);
+    assert_int_equal(metrics_value("ugallu_dns_forward_refused_total",
+                                   "reason=\"unauthenticated\"") - unauth,
+                     2);
+    assert_int_equal(metrics_value("ugallu_dns_forward_refused_total",
+                                   "reason=\"unavailable\"") - unavail,
+                     1);
 }
 
 static void
@@ -220,6 +274,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_listener_batches, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_listener_checks_tokens,
+                                        setup_checked, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bounded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stop_counts_left, setup,
