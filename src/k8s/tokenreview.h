@@ -13,9 +13,11 @@
  * Verdicts are cached by token (TOKENREVIEW_SLOTS tokens, the oldest
  * replaced): TOKENREVIEW_OK_TTL_S for an accepted token,
  * TOKENREVIEW_NO_TTL_S for a refused one.  A failed review (API down,
- * TokenReview not granted) is not cached.  Calls are serialised; a
- * review waits for the API server up to its request timeout, and the
- * caller (the listener's thread) waits with it.
+ * TokenReview not granted) is not cached.  Calls are serialised.
+ *
+ * Known shortcoming: a review waits for the API server up to its request
+ * timeout, and the caller (the forward listener's one thread) waits with
+ * it, so a slow API server slows every forwarding pod for that long.
  */
 #ifndef DD_TOKENREVIEW_H
 #define DD_TOKENREVIEW_H
