@@ -66,7 +66,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"qzxkvj.com", "github.com",
-                                        "a.b.example.co.uk", "x1y2.duckdns.org"};
+                                        "a.b.example.co.uk",
+                                        "x1y2.duckdns.org"};
     struct config c;
     struct detector *d;
     char err[256] = "";

@@ -50,29 +50,13 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import dga_accuracy  # noqa: E402
 import dga_families  # noqa: E402
 
 SESSION = 50
 TYPO_EVERY = 50
 T0 = 1700000000
 RESOLVER = "10.96.0.10"
-CONFIG = """apiVersion: security.ugallu.io/v1alpha1
-kind: DNSDetectConfig
-metadata: { name: dga-sessions, namespace: ugallu-system }
-spec:
-  detectors:
-    blocklist: { enabled: false }
-    dga: { enabled: true, minLength: %d, minEntropy: %s }
-    slowQuery: { enabled: false }
-    tunneling: { enabled: false }
-    exfiltration: { enabled: false }
-    doh: { enabled: false }
-    dot: { enabled: false }
-    youngDomain: { enabled: false }
-    anomalousPort: { enabled: false }
-"""
-HELD_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        "benign-heldout.txt")
 
 
 # ---- a pcap of IPv4/UDP DNS messages --------------------------------------
@@ -195,9 +179,7 @@ def benign(traffic, rng, names):
 
 def held_out():
     """[(source, name)] of the held-out benign names."""
-    with open(HELD_OUT, encoding="ascii") as f:
-        return [tuple(line.split()[:2]) for line in f
-                if not line.startswith("#") and line.strip()]
+    return [(row[0], row[1]) for row in dga_accuracy.held_out()]
 
 
 def flagged_names(binary, config, pcap):
@@ -229,7 +211,7 @@ def measure(binary, per_family, seed, min_length, min_entropy):
         pcap, config = os.path.join(tmp, "s.pcap"), os.path.join(tmp, "c")
         traffic.write(pcap)
         with open(config, "w", encoding="ascii") as f:
-            f.write(CONFIG % (min_length, min_entropy))
+            f.write(dga_accuracy.CONFIG % (min_length, min_entropy))
         hits = flagged_names(binary, config, pcap)
     families = {}
     for family, names in sorted(gen.items()):

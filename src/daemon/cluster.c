@@ -212,6 +212,12 @@ cluster_current_config(struct cluster *c, struct config *out)
     return cfgwatch_current(c->cfgwatch, out);
 }
 
+uint64_t
+cluster_config_applied(struct cluster *c)
+{
+    return cfgwatch_applied(c->cfgwatch);
+}
+
 void
 cluster_unfollow_coredns(struct cluster *c)
 {

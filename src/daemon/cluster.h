@@ -53,6 +53,10 @@ int cluster_first_config(struct cluster *c, unsigned timeout_ms,
  */
 int cluster_current_config(struct cluster *c, struct config *out);
 
+/* How many configurations were applied so far: a change of it says
+ * cluster_current_config() may differ.  Any thread. */
+uint64_t cluster_config_applied(struct cluster *c);
+
 /*
  * Feed sup's CoreDNS sources from the API: the bearer token from Secret
  * src->token_secret in --leader-election-namespace, and, when discover,

@@ -43,6 +43,7 @@ struct main_run {
     char *resolver_ca;             /* --resolver-ca-file text, or NULL */
     struct config_source refused;  /* spec.source whose sources failed to
                                       start, not tried again */
+    uint64_t applied_seen;         /* configs applied when last compared */
 };
 
 /* Guards main_run.sup against the status thread while sources change. */
@@ -486,10 +487,10 @@ main_swap_sources(struct main_run *r, const struct config_source *src)
 }
 
 /*
- * Kubernetes mode, once a second: when the config in force names other
- * sources than those running (mode, fallback, endpoints, sockets,
- * silenceAfter), stop them and start the new ones.  A run given a
- * source flag keeps it.
+ * Kubernetes mode, once a second: when a config was applied since the
+ * last look and it names other sources than those running (mode,
+ * fallback, endpoints, sockets, silenceAfter), stop them and start the
+ * new ones.  A run given a source flag keeps it.
  *
  * Known shortcoming: every source restarts on any such change, even one
  * of the fallback alone; events that arrive meanwhile are lost, and a
@@ -498,11 +499,14 @@ main_swap_sources(struct main_run *r, const struct config_source *src)
 static void
 main_follow_source(struct main_run *r)
 {
+    uint64_t applied = cluster_config_applied(r->cluster);
     struct config *now;
 
-    if (main_source_flags(r) || (now = malloc(sizeof(*now))) == NULL) {
+    if (main_source_flags(r) || applied == r->applied_seen ||
+        (now = malloc(sizeof(*now))) == NULL) {
         return;
     }
+    r->applied_seen = applied;
     if (cluster_current_config(r->cluster, now) == 0 &&
         !config_source_equal(&now->source, &r->cfg.source) &&
         !config_source_equal(&now->source, &r->refused)) {

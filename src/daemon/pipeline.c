@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ring.h"
@@ -200,15 +201,12 @@ pipeline_write(struct pipeline *p, const struct finding *f)
 static uint64_t
 pipeline_dedup_hash(const struct finding *f)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV_OFFSET;
     const char *parts[4] = {f->detector, f->subject_namespace, f->subject,
                             f->key};
 
     for (size_t i = 0; i < 4; i++) {
-        for (const char *s = parts[i]; *s != '\0'; s++) {
-            h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-        }
-        h = (h ^ 0xff) * 0x100000001b3ull;
+        h = hash_field(h, parts[i]);
     }
     return h | 1;
 }

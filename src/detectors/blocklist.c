@@ -33,6 +33,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/datadir.h"
 #include "core/log.h"
 #include "detectors/chain.h"
@@ -50,8 +51,6 @@
 #define BL_FILE_MAX ((size_t)1 << 30)  /* largest list read, bytes */
 #define BL_ARENA_MAX ((size_t)UINT32_MAX)
 
-#define BL_FNV_OFFSET 0xcbf29ce484222325ull
-#define BL_FNV_PRIME 0x100000001b3ull
 
 /*
  * One cache line of the table.  A probe reads the tags and touches the
@@ -91,12 +90,6 @@ struct bl_parse {
 
 /* ---- hashing and records ------------------------------------------- */
 
-static uint64_t
-bl_step(uint64_t h, char c)
-{
-    return (h ^ (unsigned char)c) * BL_FNV_PRIME;
-}
-
 /* Spreads FNV's weak low bits over the whole word (murmur3's finaliser). */
 static uint64_t
 bl_mix(uint64_t h)
@@ -111,10 +104,10 @@ bl_mix(uint64_t h)
 static uint64_t
 bl_hash(const char *key, size_t len)
 {
-    uint64_t h = BL_FNV_OFFSET;
+    uint64_t h = HASH_FNV_OFFSET;
 
     for (size_t i = len; i-- > 0;) {
-        h = bl_step(h, key[i]);
+        h = hash_byte(h, (uint8_t)key[i]);
     }
     return bl_mix(h);
 }
@@ -744,11 +737,11 @@ static size_t
 bl_suffixes(const char *qname, size_t qlen, size_t *starts,
             uint64_t *hashes)
 {
-    uint64_t h = BL_FNV_OFFSET;
+    uint64_t h = HASH_FNV_OFFSET;
     size_t n = 0;
 
     for (size_t i = qlen; i-- > 0 && qlen - i <= BL_NAME_MAX;) {
-        h = bl_step(h, qname[i]);
+        h = hash_byte(h, (uint8_t)qname[i]);
         if (i == 0 || qname[i - 1] == '.') {
             starts[n] = i;
             hashes[n++] = bl_mix(h);

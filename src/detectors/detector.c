@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "event/dnswire.h"
 
 static pthread_once_t detector_psl_once = PTHREAD_ONCE_INIT;
@@ -68,14 +69,8 @@ struct detector_psl_slot {
 static uint64_t
 detector_hash(const char *s, size_t *len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t n = 0;
-
-    for (; s[n] != '\0'; n++) {
-        h = (h ^ (uint8_t)s[n]) * 0x100000001b3ull;
-    }
-    *len = n;
-    return h | 1;
+    *len = strlen(s);
+    return hash_bytes(HASH_FNV_OFFSET, s, *len) | 1;
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "detectors/dgaburst.h"
 
 struct dgaburst_name {
@@ -59,16 +60,12 @@ dgaburst_free(struct dgaburst *b)
     }
 }
 
-/* FNV-1a over n bytes, never 0. */
+/* FNV-1a over n bytes, never 0 (0 marks an empty slot). */
 static uint64_t
 dgaburst_hash(const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = hash_bytes(HASH_FNV_OFFSET, p, n);
 
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 0x100000001b3ull;
-    }
     return h != 0 ? h : 1;
 }
 
@@ -106,15 +103,15 @@ static struct dgaburst_client *
 dgaburst_get(struct dgaburst *b, const struct event_addr *client,
              uint64_t now)
 {
+    struct dgaburst_client *found = dgaburst_find(b, client);
     struct dgaburst_client *ways = dgaburst_set(b, client);
     struct dgaburst_client *victim = &ways[0];
 
-    for (size_t w = 0; w < DGABURST_WAYS; w++) {
-        if (ways[w].used && dgaburst_same(&ways[w].client, client)) {
-            return &ways[w];
-        }
-        if (!ways[w].used ||
-            (victim->used && ways[w].last_ns < victim->last_ns)) {
+    if (found != NULL) {
+        return found;
+    }
+    for (size_t w = 0; w < DGABURST_WAYS && victim->used; w++) {
+        if (!ways[w].used || ways[w].last_ns < victim->last_ns) {
             victim = &ways[w];
         }
     }

@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "detectors/chain.h"
 #include "detectors/detector.h"
 
@@ -206,17 +207,6 @@ slowq_p99(const struct slowq_resolver *r)
 
 /* ---- tables ---------------------------------------------------------- */
 
-static uint64_t
-slowq_hash(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int
 slowq_same_addr(const struct event_addr *a, const struct event_addr *b)
 {
@@ -227,11 +217,11 @@ slowq_same_addr(const struct event_addr *a, const struct event_addr *b)
 static struct slowq_resolver *
 slowq_resolver_get(struct slowq *s, const struct event *ev)
 {
-    uint64_t h = slowq_hash(&ev->server, sizeof(ev->server),
-                            0xcbf29ce484222325ull);
+    uint64_t h = hash_bytes(HASH_FNV_OFFSET, &ev->server,
+                            sizeof(ev->server));
     struct slowq_resolver *set, *victim;
 
-    h = slowq_hash(&ev->server_port, sizeof(ev->server_port), h);
+    h = hash_bytes(h, &ev->server_port, sizeof(ev->server_port));
     set = &s->res[(h % SLOWQ_RES_SETS) * SLOWQ_RES_WAYS];
     victim = &set[0];
     for (size_t i = 0; i < SLOWQ_RES_WAYS; i++) {
@@ -258,8 +248,8 @@ slowq_resolver_get(struct slowq *s, const struct event *ev)
 static struct slowq_exfil *
 slowq_exfil_get(struct slowq *s, const struct event *ev, const char *zone)
 {
-    uint64_t zh = slowq_hash(zone, strlen(zone), 0xcbf29ce484222325ull) | 1;
-    uint64_t h = slowq_hash(&ev->client, sizeof(ev->client), zh);
+    uint64_t zh = hash_bytes(HASH_FNV_OFFSET, zone, strlen(zone)) | 1;
+    uint64_t h = hash_bytes(zh, &ev->client, sizeof(ev->client));
     struct slowq_exfil *set = &s->exf[(h % SLOWQ_EXF_SETS) * SLOWQ_EXF_WAYS];
     struct slowq_exfil *victim = &set[0];
 

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "detectors/chain.h"
 #include "detectors/detector.h"
@@ -213,17 +214,6 @@ tunnel_name_check(const struct tunnel *t, const char *q, size_t plen,
 
 /* ---- the (client, parent) table ------------------------------------- */
 
-static uint64_t
-tunnel_hash(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int
 tunnel_same_client(const struct event_addr *a, const struct event_addr *b)
 {
@@ -235,8 +225,8 @@ static struct tunnel_entry *
 tunnel_entry(struct tunnel *t, const struct event_addr *client,
              uint64_t parent, uint64_t now)
 {
-    uint64_t h = tunnel_hash(client->bytes, sizeof(client->bytes),
-                             parent ^ client->family);
+    uint64_t h = hash_bytes(parent ^ client->family, client->bytes,
+                            sizeof(client->bytes));
     struct tunnel_entry *ways = t->table + (h % TUNNEL_SETS) * TUNNEL_WAYS;
     struct tunnel_entry *empty = NULL, *victim = &ways[0];
 
@@ -354,8 +344,8 @@ tunnel_count_names(struct tunnel *t, struct tunnel_entry *e,
     }
     /* Once raised in this window, the set need not grow (nor be read). */
     if (plen > 0 && !e->names_fired) {
-        tunnel_seen(e, (uint32_t)tunnel_hash(ev->qname, plen,
-                                             0xcbf29ce484222325ull),
+        tunnel_seen(e, (uint32_t)hash_bytes(HASH_FNV_OFFSET,
+                                             ev->qname, plen),
                     t->unique_max);
     }
     if (ev->qtype == TUNNEL_QTYPE_TXT || ev->qtype == TUNNEL_QTYPE_NULL) {
@@ -383,7 +373,7 @@ static void
 tunnel_windows(struct tunnel *t, const struct event *ev, const char *parent,
                size_t plen, chain_report_fn *report, void *ctx)
 {
-    uint64_t ph = tunnel_hash(parent, strlen(parent), 0xcbf29ce484222325ull);
+    uint64_t ph = hash_bytes(HASH_FNV_OFFSET, parent, strlen(parent));
     struct tunnel_entry *e = tunnel_entry(t, &ev->client, ph | 1,
                                           ev->time_ns);
 

@@ -45,6 +45,7 @@
 
 #include "core/clock.h"
 #include "core/datadir.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ring.h"
@@ -517,12 +518,7 @@ struct young_cache {
 static uint64_t
 young_hash(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (; *s != '\0'; s++) {
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    }
-    return h | 1;
+    return hash_bytes(HASH_FNV_OFFSET, s, strlen(s)) | 1;
 }
 
 struct young_cache *

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 struct podtable {
     size_t nbuckets;               /* a power of two */
     size_t used;                   /* entries not PODTABLE_EMPTY */
@@ -82,12 +84,8 @@ podtable_key_eq(const struct podtable_key *a, const struct podtable_key *b)
 static struct podtable_entry *
 podtable_bucket(const struct podtable *t, const struct podtable_key *k)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    const uint8_t *p = (const uint8_t *)k;
+    uint64_t h = hash_bytes(HASH_FNV_OFFSET, k, sizeof(*k));
 
-    for (size_t i = 0; i < sizeof(*k); i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
     h ^= h >> 29;
     return &t->slots[(h & (t->nbuckets - 1)) * PODTABLE_WAYS];
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/metrics.h"
 
 #define TXN_NIL UINT32_MAX
@@ -39,27 +40,16 @@ struct txn {
 };
 
 static uint64_t
-txn_mix(uint64_t h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t
 txn_key(const struct event *ev)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV_OFFSET;
 
-    h = txn_mix(h, &ev->role, 1);
-    h = txn_mix(h, &ev->client, sizeof(ev->client));
-    h = txn_mix(h, &ev->client_port, 2);
-    h = txn_mix(h, &ev->id, 2);
-    h = txn_mix(h, &ev->qtype, 2);
-    return txn_mix(h, ev->qname, ev->qname_len);
+    h = hash_bytes(h, &ev->role, 1);
+    h = hash_bytes(h, &ev->client, sizeof(ev->client));
+    h = hash_bytes(h, &ev->client_port, 2);
+    h = hash_bytes(h, &ev->id, 2);
+    h = hash_bytes(h, &ev->qtype, 2);
+    return hash_bytes(h, ev->qname, ev->qname_len);
 }
 
 static int

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/httpd.h"
@@ -72,10 +73,7 @@ struct dispatch_body {
 static uint64_t
 dispatch_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_ns(CLOCK_MONOTONIC) / 1000000u;
 }
 
 /* ---- the queue ----------------------------------------------------- */
@@ -228,22 +226,6 @@ dispatch_discard(char *ptr, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-/* The header carrying our token, or NULL without one. */
-static struct curl_slist *
-dispatch_bearer(struct dispatch *d)
-{
-    char *token = kclient_bearer(d->kc), *line = NULL;
-    struct curl_slist *h = NULL;
-
-    if (token != NULL &&
-        asprintf(&line, "Authorization: Bearer %s", token) >= 0) {
-        h = curl_slist_append(NULL, line);
-        free(line);
-    }
-    free(token);
-    return h;
-}
-
 /* POST the batch to addr; 0 once the leader answered 200. */
 static int
 dispatch_post(struct dispatch *d, const char *addr, const char *body)
@@ -255,7 +237,7 @@ dispatch_post(struct dispatch *d, const char *addr, const char *body)
 
     snprintf(url, sizeof(url), "http://%s%s", addr, DISPATCH_FORWARD_PATH);
     curl_easy_reset(d->curl);
-    hdr = dispatch_bearer(d);
+    hdr = kclient_add_auth(d->kc, NULL);
     curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(d->curl, CURLOPT_URL, url);
     curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
@@ -312,16 +294,9 @@ dispatch_forward(struct dispatch *d, json_t **objs, size_t n)
 static int
 dispatch_wait(struct dispatch *d, unsigned ms, int backoff)
 {
-    struct timespec ts;
+    struct timespec ts = clock_deadline(CLOCK_REALTIME, ms * 1000000ull);
     int end;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000u;
-    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&d->mu);
     if ((backoff || d->count == 0) && !d->stop) {
         pthread_cond_timedwait(&d->cond, &d->mu, &ts);

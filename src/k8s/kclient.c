@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -415,6 +416,12 @@ char *
 kclient_bearer(struct kclient *c)
 {
     return kclient_token_copy(c, false);
+}
+
+struct curl_slist *
+kclient_add_auth(struct kclient *c, struct curl_slist *h)
+{
+    return kclient_auth_header(c, h, false);
 }
 
 /* ---- one easy handle --------------------------------------------------- */
@@ -1097,13 +1104,7 @@ kclient_watch_pause(struct kclient_watch *w, unsigned retry_after)
         ms = retry_after * 1000u;
     }
     w->attempt++;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = clock_deadline(CLOCK_MONOTONIC, (uint64_t)ms * 1000000ull);
 
     pthread_mutex_lock(&w->mu);
     while (!atomic_load(&w->stop) &&

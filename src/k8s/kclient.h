@@ -108,6 +108,15 @@ int kclient_list(struct kclient *c, const char *path, const char *query,
  */
 char *kclient_bearer(struct kclient *c);
 
+struct curl_slist;
+
+/*
+ * h with the "Authorization: Bearer" header of kclient_bearer()
+ * appended (h unchanged without a token), for a request of the caller's
+ * own to a peer that checks the token.  Any thread.
+ */
+struct curl_slist *kclient_add_auth(struct kclient *c, struct curl_slist *h);
+
 /* POST obj to the collection at path.  -EEXIST when an object of that
  * name exists (callers using deterministic names treat it as success).
  * *out (may be NULL) receives the created object. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -42,10 +43,7 @@ struct lease {
 static uint64_t
 lease_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_ns(CLOCK_MONOTONIC) / 1000000u;
 }
 
 /* Now as a Kubernetes MicroTime: RFC 3339, six fractional digits. */
@@ -262,16 +260,9 @@ lease_account(struct lease *l, int rc)
 static int
 lease_sleep(struct lease *l, unsigned ms)
 {
-    struct timespec ts;
+    struct timespec ts = clock_deadline(CLOCK_REALTIME, ms * 1000000ull);
     int stop;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000u;
-    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&l->mu);
     while (!l->stop &&
            pthread_cond_timedwait(&l->cond, &l->mu, &ts) != ETIMEDOUT) {

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "k8s/tokenreview.h"
 
@@ -70,10 +71,7 @@ tokenreview_free(struct tokenreview *t)
 static time_t
 tokenreview_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (time_t)(clock_ns(CLOCK_MONOTONIC) / 1000000000ull);
 }
 
 /*

@@ -7,33 +7,26 @@
 #include <string.h>
 #include <time.h>
 
-#define SECEVENT_BUCKET_NS (60ull * 1000000000ull)
+#include "core/hash.h"
 
-static uint64_t
-secevent_hash(uint64_t h, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    }
-    return (h ^ 0xff) * 0x100000001b3ull;
-}
+#define SECEVENT_BUCKET_NS (60ull * 1000000000ull)
 
 void
 secevent_name(const struct finding *f, char *buf, size_t len)
 {
     char bucket[24];
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV_OFFSET;
 
     snprintf(bucket, sizeof(bucket), "%llu",
              (unsigned long long)(f->detected_ns / SECEVENT_BUCKET_NS));
-    h = secevent_hash(h, f->class_);
-    h = secevent_hash(h, f->type);
+    h = hash_field(h, f->class_);
+    h = hash_field(h, f->type);
     if (f->subject_namespace[0] != '\0') {
-        h = secevent_hash(h, f->subject_namespace);
+        h = hash_field(h, f->subject_namespace);
     }
-    h = secevent_hash(h, f->subject);
-    h = secevent_hash(h, f->key);
-    h = secevent_hash(h, bucket);
+    h = hash_field(h, f->subject);
+    h = hash_field(h, f->key);
+    h = hash_field(h, bucket);
     snprintf(buf, len, "se-%016llx", (unsigned long long)h);
 }
 

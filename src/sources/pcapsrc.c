@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "event/dnswire.h"
@@ -425,10 +426,7 @@ pcapsrc_open_live(struct pcapsrc **out, const char *iface,
 static uint64_t
 pcapsrc_monotonic_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* Copy the kernel's drop counts into the metrics, at most once a second

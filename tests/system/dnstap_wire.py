@@ -91,6 +91,18 @@ def dnstap_message(mtype, client, client_port, server, server_port,
         field_varint(15, 1)
 
 
+def exchange(mid, name, client, client_port, server="127.0.0.53",
+             when=None, qtype=1, answer_after=0.001):
+    """A client's query for name and its answer (an address), as two
+    serialized Dnstap messages; the answer answer_after seconds later."""
+    when = time.time() if when is None else when
+    return (dnstap_message("CLIENT_QUERY", client, client_port, server, 53,
+                           dns_query(mid, name, qtype), "udp", when),
+            dnstap_message("CLIENT_RESPONSE", client, client_port, server,
+                           53, dns_response(mid, name, qtype), "udp",
+                           when + answer_after))
+
+
 # ------------------------------------------------------- DNS messages
 
 def dns_name(name):

@@ -790,6 +790,23 @@ DEFAULT_DETECTORS = """    blocklist:
 """
 
 
+DETECTORS = ("blocklist", "dga", "tunneling", "exfiltration", "doh", "dot",
+             "anomalousPort", "youngDomain", "slowQuery")
+
+
+def only_detectors(**on):
+    """A detectors block for write_config() with only the detectors named
+    enabled, each with its settings (a dict of YAML scalars)."""
+    lines = []
+    for name in DETECTORS:
+        settings = on.get(name)
+        lines.append("    %s:" % name)
+        lines.append("      enabled: %s" % ("false" if settings is None
+                                             else "true"))
+        lines += ["      %s: %s" % kv for kv in (settings or {}).items()]
+    return "\n".join(lines) + "\n"
+
+
 def write_config(directory, mode="dnstap", detectors=DEFAULT_DETECTORS,
                  name="config.yaml"):
     path = os.path.join(directory, name)

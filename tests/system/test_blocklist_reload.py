@@ -47,16 +47,8 @@ class Client:
 
     def ask(self, name, client):
         self.n += 1
-        now = time.time()
-        q = W.dnstap_message("CLIENT_QUERY", client, 30000 + self.n,
-                             "127.0.0.53", 53, W.dns_query(self.n, name),
-                             "udp", now)
-        r = W.dnstap_message("CLIENT_RESPONSE", client, 30000 + self.n,
-                             "127.0.0.53", 53,
-                             W.dns_response(self.n, name), "udp",
-                             now + 0.001)
-        self.sender.send(q)
-        self.sender.send(r)
+        for frame in W.exchange(self.n, name, client, 30000 + self.n):
+            self.sender.send(frame)
 
 
 def blocked(daemon, name):

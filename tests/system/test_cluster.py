@@ -165,16 +165,8 @@ class Node(S.Process):
     def ask(self, name, client):
         """One query/response pair for name from client over dnstap."""
         self.n += 1
-        now = time.time()
-        q = W.dnstap_message("CLIENT_QUERY", client, 30000 + self.n,
-                             "127.0.0.53", 53, W.dns_query(self.n, name),
-                             "udp", now)
-        r = W.dnstap_message("CLIENT_RESPONSE", client, 30000 + self.n,
-                             "127.0.0.53", 53,
-                             W.dns_response(self.n, name), "udp",
-                             now + 0.001)
-        self.client.send(q)
-        self.client.send(r)
+        for frame in W.exchange(self.n, name, client, 30000 + self.n):
+            self.client.send(frame)
 
     def findings(self):
         if not os.path.exists(self.findings_path):

@@ -343,13 +343,8 @@ def test_missing_config_is_an_anomaly(cp, workdir, procs):
 def dnstap_query(sock_path, name, client):
     """One query and its answer from client, sent as dnstap to sock_path."""
     sender = W.Sender(sock_path).handshake()
-    now = time.time()
-    q = W.dnstap_message("CLIENT_QUERY", client, 31000, "127.0.0.53", 53,
-                         W.dns_query(7, name), "udp", now)
-    r = W.dnstap_message("CLIENT_RESPONSE", client, 31000, "127.0.0.53", 53,
-                         W.dns_response(7, name), "udp", now + 0.001)
-    sender.send(q)
-    sender.send(r)
+    for frame in W.exchange(7, name, client, 31000):
+        sender.send(frame)
     sender.finish()
 
 

@@ -33,29 +33,9 @@ ZONES = {
     "org.": NS + "debian IN A 192.0.2.2\n",
     "cluster.local.": NS + "kubernetes.default.svc IN A 10.96.0.1\n",
 }
-DETECTORS = """    blocklist:
-      enabled: false
-    dga:
-      enabled: true
-      minLength: 6
-      minEntropy: 2.5
-      nxdomainBurst: 4
-      burstWindow: 10m
-    tunneling:
-      enabled: false
-    exfiltration:
-      enabled: false
-    doh:
-      enabled: false
-    dot:
-      enabled: false
-    anomalousPort:
-      enabled: false
-    youngDomain:
-      enabled: false
-    slowQuery:
-      enabled: false
-"""
+DETECTORS = S.only_detectors(dga={"minLength": 6, "minEntropy": 2.5,
+                                   "nxdomainBurst": 4,
+                                   "burstWindow": "10m"})
 
 
 def explain(daemon_bin, config, names):

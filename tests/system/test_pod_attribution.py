@@ -91,15 +91,9 @@ class Client:
 
     def ask(self, name, client):
         self.n += 1
-        mid = self.n & 0xFFFF
-        now = time.time()
-        port = 20000 + self.n % 40000
-        self.sender.send(W.dnstap_message(
-            "CLIENT_QUERY", client, port, "127.0.0.53", 53,
-            W.dns_query(mid, name), "udp", now))
-        self.sender.send(W.dnstap_message(
-            "CLIENT_RESPONSE", client, port, "127.0.0.53", 53,
-            W.dns_response(mid, name), "udp", now + 0.001))
+        for frame in W.exchange(self.n & 0xFFFF, name, client,
+                                20000 + self.n % 40000):
+            self.sender.send(frame)
 
 
 def start_daemon(workdir, procs, resolver_args, name="d"):

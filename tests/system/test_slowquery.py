@@ -35,26 +35,7 @@ SLOW_CLIENT = "127.0.30.1"
 FAST_CLIENT = "127.0.30.2"
 DELAY = (0.7, 1.5)
 
-DETECTORS = """    blocklist:
-      enabled: false
-    dga:
-      enabled: false
-    tunneling:
-      enabled: false
-    exfiltration:
-      enabled: false
-    doh:
-      enabled: false
-    dot:
-      enabled: false
-    anomalousPort:
-      enabled: false
-    youngDomain:
-      enabled: false
-    slowQuery:
-      enabled: true
-      latencyP99: 500ms
-"""
+DETECTORS = S.only_detectors(slowQuery={"latencyP99": "500ms"})
 
 # Unbound would give up on an unknown server after 376 ms, resend, and
 # drop client requests older than 1.9 s; answers up to 1.5 s must pass.

@@ -296,13 +296,9 @@ def benign_capture(path, rng):
                 mid = (mid + 1) & 0xffff
                 port = 30000 + mid % 20000
                 when += 0.05
-                frames.append(dnstap_wire.dnstap_message(
-                    "CLIENT_QUERY", client, port, "10.96.0.10", 53,
-                    dnstap_wire.dns_query(mid, qname, qtype), when=when))
-                frames.append(dnstap_wire.dnstap_message(
-                    "CLIENT_RESPONSE", client, port, "10.96.0.10", 53,
-                    dnstap_wire.dns_response(mid, qname, qtype),
-                    when=when + 0.002))
+                frames += dnstap_wire.exchange(
+                    mid, qname, client, port, "10.96.0.10", when, qtype,
+                    answer_after=0.002)
     dnstap_wire.write_file(path, frames)
     return len(frames) // 2, len({n for n, _ in names})
 

@@ -107,13 +107,9 @@ def young_config(workdir, port, rate):
 
 
 def pair(i, qname, when=None):
-    q = W.dnstap_message("CLIENT_QUERY", "10.1.0.%d" % (i % 200 + 1),
-                         40000 + i % 20000, "10.0.0.53", 53,
-                         W.dns_query(i & 0xFFFF, qname), when=when)
-    r = W.dnstap_message("CLIENT_RESPONSE", "10.1.0.%d" % (i % 200 + 1),
-                         40000 + i % 20000, "10.0.0.53", 53,
-                         W.dns_response(i & 0xFFFF, qname), when=when)
-    return [q, r]
+    return list(W.exchange(i & 0xFFFF, qname, "10.1.0.%d" % (i % 200 + 1),
+                           40000 + i % 20000, "10.0.0.53", when,
+                           answer_after=0.0))
 
 
 def young_findings(findings):
