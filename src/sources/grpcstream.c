@@ -273,6 +273,28 @@ grpcstream_bearer(const char *token, char *out, size_t len)
     return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
+/*
+ * The first four ops of a call: initial metadata (md, or none when md is
+ * NULL), the request (body, consumed), half-close and the reply's
+ * headers.  ops must be zeroed.
+ */
+static void
+grpcstream_request_ops(struct grpcstream *s, grpc_op *ops,
+                       grpc_metadata *md, grpc_slice body)
+{
+    s->send = grpc_raw_byte_buffer_create(&body, 1);
+    grpc_slice_unref(body);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = md != NULL ? 1 : 0;
+    ops[0].data.send_initial_metadata.metadata = md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata =
+        &s->initial_md;
+}
+
 /* Start the START batch: metadata, request, half-close, headers. */
 static int
 grpcstream_start_batch(struct grpcstream *s, const char *token,
@@ -289,18 +311,7 @@ grpcstream_start_batch(struct grpcstream *s, const char *token,
     memset(ops, 0, sizeof(ops));
     md.key = grpc_slice_from_static_string("authorization");
     md.value = grpc_slice_from_copied_buffer(value, vlen);
-    s->send = grpc_raw_byte_buffer_create(&body, 1);
-    grpc_slice_unref(body);
-
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = vlen > 0 ? 1 : 0;
-    ops[0].data.send_initial_metadata.metadata = &md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata =
-        &s->initial_md;
+    grpcstream_request_ops(s, ops, vlen > 0 ? &md : NULL, body);
     ce = grpc_call_start_batch(s->call, ops, 4,
                                grpcstream_tag_ptr(GRPCSTREAM_TAG_START),
                                NULL);
@@ -612,16 +623,8 @@ grpcstream_unary_batch(struct grpcstream *s, const void *req, size_t reqlen)
     grpc_call_error ce;
 
     memset(ops, 0, sizeof(ops));
-    s->send = grpc_raw_byte_buffer_create(&body, 1);
-    grpc_slice_unref(body);
     s->recv = NULL;
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata =
-        &s->initial_md;
+    grpcstream_request_ops(s, ops, NULL, body);
     ops[4].op = GRPC_OP_RECV_MESSAGE;
     ops[4].data.recv_message.recv_message = &s->recv;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
