@@ -22,6 +22,7 @@ would) are attributed from the Pod index alone, and a per-namespace
 blocklist ConfigMap applies to its namespace's pod only.
 """
 
+import copy
 import json
 import os
 import subprocess
@@ -32,6 +33,7 @@ import yaml
 
 import dnstap_wire as W
 import servers as S
+from test_cluster import BLOCKLIST, CONFIG
 from test_tetragon_source import go_binary
 
 RESOLVER_DIR = os.path.join(S.ROOT, "tests", "resolver")
@@ -281,32 +283,12 @@ def test_resolver_disabled(daemon_bin, workdir, procs):
 
 # ---------------------------------------------------------- cluster mode
 
-CLUSTER_CONFIG = {
-    "apiVersion": "security.ugallu.io/v1alpha1",
-    "kind": "DNSDetectConfig",
-    "metadata": {"name": "default", "namespace": "ugallu-system"},
-    "spec": {
-        "source": {"mode": "dnstap"},
-        "detectors": {
-            "blocklist": {
-                "enabled": True, "defaultAllowlist": False,
-                # Not clusterWide: for the pods of "ops" only.
-                "namespaceConfigMaps": [{"namespace": "ops",
-                                         "name": "dns-blocklist"}]},
-            "dga": {"enabled": False}, "doh": {"enabled": False},
-            "dot": {"enabled": False}, "anomalousPort": {"enabled": False},
-            "tunneling": {"enabled": False},
-            "exfiltration": {"enabled": False},
-            "slowQuery": {"enabled": False},
-        },
-    },
-}
-
-OPS_LIST = {
-    "apiVersion": "v1", "kind": "ConfigMap",
-    "metadata": {"name": "dns-blocklist", "namespace": "ops"},
-    "data": {"list.txt": "evil.test\n"},
-}
+# The cluster test's config, with the blocklist for the pods of "ops"
+# only (not clusterWide) and no default allowlist.
+CLUSTER_CONFIG = copy.deepcopy(CONFIG)
+CLUSTER_CONFIG["spec"]["detectors"]["blocklist"].update(
+    defaultAllowlist=False,
+    namespaceConfigMaps=[{"namespace": "ops", "name": "dns-blocklist"}])
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +298,7 @@ def cp(tmp_path_factory):
         cluster.apply_deploy()
         cluster.kubectl("create", "namespace", "shop")
         cluster.kubectl("apply", "-f", "-",
-                        input=yaml.safe_dump_all([OPS_LIST,
+                        input=yaml.safe_dump_all([BLOCKLIST,
                                                   CLUSTER_CONFIG]))
         yield cluster
 
